@@ -1,0 +1,5 @@
+import sys
+
+from reelrank.cli import main
+
+sys.exit(main())

@@ -1,0 +1,123 @@
+"""The `reelrank` command line. Parsing happens here only; every subcommand imports its heavy
+dependencies (TensorFlow, pyarrow, matplotlib) lazily, inside its handler, so the device-side
+subcommands run where TensorFlow is absent."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+Handler = Callable[[argparse.Namespace], int]
+_COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Handler]] = {}
+
+
+def command(name: str, help: str, configure: Callable[[argparse.ArgumentParser], None]):
+    def deco(fn: Handler) -> Handler:
+        _COMMANDS[name] = (help, configure, fn)
+        return fn
+
+    return deco
+
+
+def _world_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--world", default="synthetic", help="world to simulate: synthetic (default)")
+    p.add_argument("--world-seed", type=int, default=0, help="seed of the world's catalog and users")
+    p.add_argument("--world-config", type=Path, default=None,
+                   help="JSON file overriding WorldConfig fields (see device_runtime/world.py)")
+
+
+def load_world(args: argparse.Namespace):
+    from device_runtime.world import SyntheticWorld, WorldConfig
+
+    if args.world != "synthetic":
+        raise SystemExit(f"error: --world must be 'synthetic', got {args.world!r}")
+    cfg = WorldConfig.load(args.world_config) if args.world_config else WorldConfig()
+    return SyntheticWorld(cfg, args.world_seed)
+
+
+# -- simulate-logs ------------------------------------------------------------------------------
+def _simulate_logs_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--sessions", type=int, required=True, help="number of sessions to simulate")
+    p.add_argument("--seed", type=int, default=0, help="run seed (users and random streams)")
+    p.add_argument("--out", type=Path, required=True, help="output Parquet file")
+    p.add_argument("--history", type=int, default=8, help="N_h, watched videos kept (default 8)")
+    p.add_argument("--max-steps", type=int, default=6, help="L_max (prefix holds L_max - 1)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _world_args(p)
+
+
+@command("simulate-logs", "simulate sessions under the server's policy and write a Parquet log",
+         _simulate_logs_args)
+def _simulate_logs(args: argparse.Namespace) -> int:
+    import time
+
+    from training.data.synthetic_logs import LogConfig, label_rates, simulate_logs, write_parquet
+
+    if args.sessions < 1:
+        raise SystemExit(f"error: --sessions must be >= 1, got {args.sessions}")
+    world = load_world(args)
+    cfg = LogConfig(args.sessions, args.seed, args.world_seed, args.history, args.max_steps)
+    t0 = time.perf_counter()
+    logs = simulate_logs(cfg, world.config, progress=not args.quiet)
+    seconds = time.perf_counter() - t0
+    meta = {
+        "world": "synthetic", "world_seed": args.world_seed, "world_config": world.config.to_json(),
+        "seed": args.seed, "sessions": args.sessions, "n_history": args.history, "l_max": args.max_steps,
+    }
+    write_parquet(logs, args.out, meta)
+    rates = label_rates(logs)
+    rates["impressions_per_s"] = logs.n / seconds
+    print(json.dumps({"out": str(args.out), **{k: round(v, 4) for k, v in rates.items()}}))
+    return 0
+
+
+# -- world-info ---------------------------------------------------------------------------------
+def _world_info_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--sessions", type=int, default=300, help="sessions used to measure the world")
+    p.add_argument("--seed", type=int, default=0)
+    _world_args(p)
+
+
+@command("world-info", "print a world's parameters and its measured label rates (numpy only)",
+         _world_info_args)
+def _world_info(args: argparse.Namespace) -> int:
+    from device_runtime.world_stats import measure_world
+
+    world = load_world(args)
+    stats = measure_world(world, sessions=args.sessions, seed=args.seed)
+    print(json.dumps({"config": world.config.to_json(), "measured": stats}, indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="reelrank", description="On-device reranking of short-video feeds."
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (help_, configure, fn) in _COMMANDS.items():
+        p = sub.add_parser(name, help=help_, description=help_)
+        configure(p)
+        p.set_defaults(_handler=fn)
+    return parser
+
+
+def _register_all() -> None:
+    # Subcommand modules add themselves to _COMMANDS on import; they import nothing heavy at top.
+    from reelrank import commands  # noqa: F401
+
+
+def main(argv: list[str] | None = None) -> int:
+    _register_all()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_handler", None):
+        parser.print_help()
+        return 2
+    return int(args._handler(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
