@@ -1,0 +1,273 @@
+"""The context-aware multi-task ranker (Keras 3): has_next, effective_view, like.
+
+c(i) = (H, v_1..v_{i-1}, O) → item embeddings → target attention over the watch history and over
+the placed prefix (masks respected) → MMoE (default) or shared bottom → one tower per task →
+sigmoid.
+
+The model is written as two stages so the exporter can hoist everything that does not depend on
+the beam's prefix out of the search loop:
+
+* ``encode`` (prefix-independent, once per rerank): candidate embeddings, each candidate's
+  attention over the history, pXTR-minus-history crosses, context, and the candidates' query/key/
+  value projections for prefix attention;
+* ``head`` (prefix-dependent, once per beam step): attention of each candidate over its prefix
+  (keys/values *gathered* from the candidates' precomputed projections), MMoE, towers.
+
+``call`` (training) runs exactly ``encode`` then ``head`` on one target per row, so the exported
+graph and the trained model compute the same function.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import keras
+from keras import layers, ops
+
+from device_runtime import contract as C
+
+
+@dataclass(frozen=True)
+class RankerConfig:
+    """Architecture of a ranker. Presets: ``tiny`` (tests), ``small`` (default), ``kuaishou``."""
+
+    dim: int = 32
+    """D: width of item embeddings and candidate representations."""
+    id_dim: int = 8
+    """Embedding size of each id feature (topic, author); Kuaishou used 8."""
+    heads: int = 4
+    """Attention heads (history and prefix attention)."""
+    head_dim: int = 8
+    """Width of each attention head."""
+    experts: int = 4
+    """MMoE experts (0 = shared bottom)."""
+    expert_hidden: tuple[int, ...] = (32,)
+    """Hidden widths of each expert (or of the shared bottom); the last is the expert's output."""
+    towers: tuple[int, ...] = (32, 16)
+    """Hidden widths of each task tower (a final 1-unit sigmoid layer is added)."""
+    use_context: bool = True
+    """False = the no-context baseline: history and prefix attention are removed."""
+    n_history: int = C.N_HISTORY_DEFAULT
+    """N_h the model is built for."""
+    prefix_len: int = C.L_MAX_DEFAULT - 1
+    """L_max - 1: prefix slots the model is built for."""
+    preset: str = "custom"
+    """Name of the preset this config came from."""
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d["towers"] = list(self.towers)
+        d["expert_hidden"] = list(self.expert_hidden)
+        return d
+
+    @staticmethod
+    def from_json(d: dict) -> RankerConfig:
+        d = dict(d)
+        d["towers"] = tuple(d["towers"])
+        d["expert_hidden"] = tuple(d["expert_hidden"])
+        return RankerConfig(**d)
+
+
+PRESETS: dict[str, RankerConfig] = {
+    "tiny": RankerConfig(dim=16, id_dim=4, heads=2, head_dim=8, experts=2, expert_hidden=(16,),
+                         towers=(16,), preset="tiny"),
+    "small": RankerConfig(dim=64, id_dim=8, heads=4, head_dim=16, experts=6,
+                          expert_hidden=(128, 64), towers=(64, 32), preset="small"),
+    # Close to Kuaishou's CIKM 2022 model: attention 8 heads x 16, 12 experts ending in 64 units,
+    # towers [128, 64, 32, 1]; about 1.3 M parameters.
+    "kuaishou": RankerConfig(dim=128, id_dim=8, heads=8, head_dim=16, experts=12,
+                             expert_hidden=(256, 64), towers=(128, 64, 32), preset="kuaishou"),
+}
+
+
+def preset(name: str, **overrides) -> RankerConfig:
+    if name not in PRESETS:
+        raise ValueError(f"`preset` must be one of {sorted(PRESETS)}, got {name!r}")
+    from dataclasses import replace
+
+    return replace(PRESETS[name], **overrides)
+
+
+class MaskedAttention(layers.Layer):
+    """Multi-head target attention with one query per row; exactly 0 output when all keys are
+    masked. Query, key and value projections are exposed so keys/values of candidates can be
+    computed once and gathered into prefixes."""
+
+    def __init__(self, heads: int, head_dim: int, out_dim: int, **kw):
+        super().__init__(**kw)
+        self.heads, self.head_dim = heads, head_dim
+        width = heads * head_dim
+        self.q = layers.Dense(width, use_bias=False, name="q")
+        self.k = layers.Dense(width, use_bias=False, name="k")
+        self.v = layers.Dense(width, use_bias=False, name="v")
+        self.out = layers.Dense(out_dim, name="out")
+
+    def attend(self, q, k, v, mask):
+        """q [R, H·dh], k/v [R, K, H·dh], mask [R, K] → [R, out_dim]."""
+        h, dh = self.heads, self.head_dim
+        n_keys = ops.shape(k)[1]
+        qh = ops.reshape(q, (-1, h, 1, dh))
+        kh = ops.transpose(ops.reshape(k, (-1, n_keys, h, dh)), (0, 2, 3, 1))  # [R, H, dh, K]
+        vh = ops.transpose(ops.reshape(v, (-1, n_keys, h, dh)), (0, 2, 1, 3))  # [R, H, K, dh]
+        logits = ops.matmul(qh, kh) * (1.0 / float(dh) ** 0.5)  # [R, H, 1, K]
+        m = ops.reshape(mask, (-1, 1, 1, n_keys))
+        weights = ops.softmax(logits + (m - 1.0) * 1e9, axis=-1) * m
+        ctx = ops.reshape(ops.matmul(weights, vh), (-1, h * dh))  # [R, H·dh]
+        return self.out(ctx)
+
+
+def _mlp(stack, x):
+    for lay in stack:
+        x = lay(x)
+    return x
+
+
+class Ranker(keras.Model):
+    """Multi-task ranker. Inputs of ``call`` are the contract's names, one target per row."""
+
+    def __init__(self, config: RankerConfig, **kw):
+        super().__init__(**kw)
+        self.config = cfg = config
+        d = cfg.dim
+        self.topic_emb = layers.Embedding(C.ID_VOCAB["topic"], cfg.id_dim, name="topic_emb")
+        self.author_emb = layers.Embedding(C.ID_VOCAB["author"], cfg.id_dim, name="author_emb")
+        self.item_proj = layers.Dense(d, activation="relu", name="item_proj")
+        self.feedback_proj = layers.Dense(d, name="feedback_proj")
+        self.hist_attn = MaskedAttention(cfg.heads, cfg.head_dim, d, name="hist_attn")
+        self.prefix_attn = MaskedAttention(cfg.heads, cfg.head_dim, d, name="prefix_attn")
+        self.encoder = layers.Dense(d, activation="relu", name="encoder")
+        n_exp = max(cfg.experts, 1)
+        self.experts = [
+            [layers.Dense(w, activation="relu", name=f"expert_{i}_{j}") for j, w in enumerate(cfg.expert_hidden)]
+            for i in range(n_exp)
+        ]
+        self.gates = [layers.Dense(n_exp, activation="softmax", name=f"gate_{t}")
+                      for t in C.TASKS] if cfg.experts > 0 else []
+        self.towers = [
+            [layers.Dense(w, activation="relu", name=f"tower_{t}_{j}") for j, w in enumerate(cfg.towers)]
+            + [layers.Dense(1, activation="sigmoid", name=f"tower_{t}_out")]
+            for t in C.TASKS
+        ]
+
+    # -- stage 0: items ---------------------------------------------------------------------------
+    def embed_items(self, dense, ids):
+        """dense [..., N_VIDEO_DENSE], ids [..., N_IDS] → [..., D]."""
+        x = ops.concatenate(
+            [dense, self.topic_emb(ids[..., 0]), self.author_emb(ids[..., 1])], axis=-1
+        )
+        return self.item_proj(x)
+
+    def embed_history(self, hist_dense, hist_ids):
+        """[R, N_h, N_HIST_DENSE] → [R, N_h, D]: the video embedding plus the user's feedback."""
+        video = self.embed_items(hist_dense[..., : C.N_VIDEO_DENSE], hist_ids)
+        return video + self.feedback_proj(hist_dense[..., C.N_VIDEO_DENSE :])
+
+    # -- stage 1: prefix-independent --------------------------------------------------------------
+    def encode(self, hist_dense, hist_ids, hist_mask, cand_e, cand_dense, context):
+        """Per-candidate representation [R, D]; every history/context input has R rows."""
+        parts = [cand_e, context]
+        if self.config.use_context:
+            h = self.embed_history(hist_dense, hist_ids)
+            att = self.hist_attn.attend(self.hist_attn.q(cand_e), self.hist_attn.k(h),
+                                        self.hist_attn.v(h), hist_mask)
+            n = ops.maximum(ops.sum(hist_mask, axis=-1, keepdims=True), 1.0)
+            hist_pxtr = ops.sum(hist_dense[..., :3] * hist_mask[..., None], axis=1) / n
+            has_hist = ops.minimum(ops.sum(hist_mask, axis=-1, keepdims=True), 1.0)
+            parts += [att, (cand_dense[..., :3] - hist_pxtr) * has_hist]
+        return self.encoder(ops.concatenate(parts, axis=-1))
+
+    def prefix_projections(self, e):
+        """Query/key/value projections of items for prefix attention: each [..., H·dh]."""
+        return self.prefix_attn.q(e), self.prefix_attn.k(e), self.prefix_attn.v(e)
+
+    # -- stage 2: prefix-dependent ----------------------------------------------------------------
+    def head(self, cand_repr, cand_q, prefix_k, prefix_v, prefix_mask):
+        """cand_repr [R, D], cand_q [R, H·dh], prefix_k/v [R, P, H·dh], prefix_mask [R, P] →
+        probabilities [R, 3] in the order of ``contract.TASKS``."""
+        n_prefix = ops.sum(prefix_mask, axis=-1, keepdims=True) / float(self.config.prefix_len)
+        parts = [cand_repr]
+        if self.config.use_context:
+            parts += [self.prefix_attn.attend(cand_q, prefix_k, prefix_v, prefix_mask), n_prefix]
+        x = ops.concatenate(parts, axis=-1)
+        outs = []
+        if self.config.experts > 0:
+            expert_out = ops.stack([_mlp(e, x) for e in self.experts], axis=1)  # [R, E, hidden]
+            for gate, tower in zip(self.gates, self.towers, strict=True):
+                g = gate(x)[..., None]  # [R, E, 1]
+                outs.append(_mlp(tower, ops.sum(expert_out * g, axis=1)))
+        else:
+            shared = _mlp(self.experts[0], x)
+            outs = [_mlp(tower, shared) for tower in self.towers]
+        return ops.concatenate(outs, axis=-1)
+
+    # -- training-time forward: one target per row ------------------------------------------------
+    def call(self, inputs):
+        cand_e = self.embed_items(inputs["cand_dense"], inputs["cand_ids"])
+        repr_ = self.encode(inputs["hist_dense"], inputs["hist_ids"], inputs["hist_mask"], cand_e,
+                            inputs["cand_dense"], inputs["context"])
+        q, _, _ = self.prefix_projections(cand_e)
+        pe = self.embed_items(inputs["prefix_dense"], inputs["prefix_ids"])
+        _, pk, pv = self.prefix_projections(pe)
+        return self.head(repr_, q, pk, pv, inputs["prefix_mask"])
+
+
+INPUT_NAMES = ("hist_dense", "hist_ids", "hist_mask", "prefix_dense", "prefix_ids", "prefix_mask",
+               "cand_dense", "cand_ids", "context")
+
+
+def input_shapes(cfg: RankerConfig) -> dict[str, tuple[tuple[int, ...], str]]:
+    """Per-row shapes and dtypes of ``call``'s inputs (without the batch dimension)."""
+    return {
+        "hist_dense": ((cfg.n_history, C.N_HIST_DENSE), "float32"),
+        "hist_ids": ((cfg.n_history, C.N_IDS), "int32"),
+        "hist_mask": ((cfg.n_history,), "float32"),
+        "prefix_dense": ((cfg.prefix_len, C.N_VIDEO_DENSE), "float32"),
+        "prefix_ids": ((cfg.prefix_len, C.N_IDS), "int32"),
+        "prefix_mask": ((cfg.prefix_len,), "float32"),
+        "cand_dense": ((C.N_VIDEO_DENSE,), "float32"),
+        "cand_ids": ((C.N_IDS,), "int32"),
+        "context": ((C.N_CONTEXT,), "float32"),
+    }
+
+
+def build_ranker(cfg: RankerConfig) -> Ranker:
+    """A built ranker (weights created) for ``cfg``."""
+    import numpy as np
+
+    model = Ranker(cfg)
+    dummy = {n: np.zeros((1, *s), dtype=dt) for n, (s, dt) in input_shapes(cfg).items()}
+    model(dummy)
+    return model
+
+
+CONFIG_FILE = "ranker_config.json"
+WEIGHTS_FILE = "ranker.weights.h5"
+
+
+def save_ranker(model: Ranker, out_dir: str | Path, extra: dict | None = None) -> None:
+    """Write the config and the weights; ``load_ranker`` rebuilds an identical model."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    payload = {"config": model.config.to_json(), "schema_version": C.SCHEMA_VERSION, **(extra or {})}
+    (out / CONFIG_FILE).write_text(json.dumps(payload, indent=2, sort_keys=True))
+    model.save_weights(out / WEIGHTS_FILE)
+
+
+def load_ranker(run_dir: str | Path) -> tuple[Ranker, dict]:
+    run = Path(run_dir)
+    cfg_path = run / CONFIG_FILE
+    if not cfg_path.exists():
+        raise FileNotFoundError(f"{run} holds no trained ranker ({CONFIG_FILE} missing)")
+    payload = json.loads(cfg_path.read_text())
+    if payload.get("schema_version") != C.SCHEMA_VERSION:
+        raise ValueError(f"{run} was trained on schema {payload.get('schema_version')!r}, "
+                         f"this toolkit uses {C.SCHEMA_VERSION!r}")
+    model = build_ranker(RankerConfig.from_json(payload["config"]))
+    model.load_weights(run / WEIGHTS_FILE)
+    return model, payload
+
+
+__all__ = ["RankerConfig", "Ranker", "PRESETS", "preset", "build_ranker", "save_ranker",
+           "load_ranker", "INPUT_NAMES", "input_shapes"]
