@@ -50,7 +50,7 @@ def run_session(
 ) -> list[Impression]:
     """Play a session until the user leaves; returns the impressions (if ``record``)."""
     cfg = world.config
-    paging = paging or PagingConfig(cfg.page_size, cfg.refresh_every)
+    paging = paging or PagingConfig(cfg.page_size, cfg.refresh_every, cfg.cache_limit)
     state = SessionState(n_history=n_history, network=session.network)
     out: list[Impression] = []
     request = -1
@@ -61,8 +61,8 @@ def run_session(
             page = world.server_page(session, request)
             if page.videos.size == 0 and not cache_videos:
                 break  # nothing left to show
-            state.page_arrived(world.raw_videos(page), page.propensity)
-            cache_videos.extend(int(v) for v in page.videos)
+            kept = state.page_arrived(world.raw_videos(page), page.propensity, paging.cache_limit)
+            cache_videos = cache_videos[:kept] + [int(v) for v in page.videos]
         if not cache_videos:
             break
         i = choose(state, session)

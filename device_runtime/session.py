@@ -36,6 +36,9 @@ class PagingConfig:
     """Videos the server returns per request."""
     refresh_every: int = 6
     """A new request is made every this many consumed videos (and at the session's start)."""
+    cache_limit: int = 12
+    """Most videos the cache holds: when a page arrives, leftovers beyond the limit are dropped
+    (the last ones in cache order first). Without it, 9 per 6 consumed grows the cache forever."""
 
 
 class SessionState:
@@ -53,11 +56,20 @@ class SessionState:
         self.since_last_s = 0.0
 
     # -- events -------------------------------------------------------------------------------
-    def page_arrived(self, page: RawVideos, propensity: np.ndarray | None = None) -> None:
-        """Append a server page to the cache (server order: cached first, then the new page)."""
+    def page_arrived(
+        self, page: RawVideos, propensity: np.ndarray | None = None, cache_limit: int | None = None
+    ) -> int:
+        """Append a server page to the cache (server order: leftovers first, then the new page).
+        With ``cache_limit``, leftovers beyond ``cache_limit - len(page)`` are dropped; returns how
+        many leftovers were kept."""
         prop = np.ones(len(page)) if propensity is None else np.asarray(propensity, dtype=float)
-        self.cache = RawVideos.concat([self.cache, page]) if len(self.cache) else page
-        self.cache_propensity = np.concatenate([self.cache_propensity, prop])
+        keep = len(self.cache)
+        if cache_limit is not None:
+            keep = min(keep, max(cache_limit - len(page), 0))
+        old = self.cache.take(np.arange(keep))
+        self.cache = RawVideos.concat([old, page]) if keep else page
+        self.cache_propensity = np.concatenate([self.cache_propensity[:keep], prop])
+        return keep
 
     def take(self, cache_index: int) -> RawVideos:
         """Remove cache entry ``cache_index`` (the video about to be shown) and return it."""

@@ -119,6 +119,8 @@ class WorldConfig:
     """Videos returned per request (Kuaishou: 9)."""
     refresh_every: int = 6
     """A new request every this many consumed videos (Kuaishou: 6)."""
+    cache_limit: int = 12
+    """Most videos the client caches (leftovers beyond it are dropped when a page arrives)."""
     stale_noise: float = 0.6
     """Noise (log scale) on the server's copy of the user's interests."""
     pxtr_noise: float = 0.35

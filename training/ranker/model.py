@@ -186,6 +186,10 @@ class Ranker(keras.Model):
     def head(self, cand_repr, cand_q, prefix_k, prefix_v, prefix_mask):
         """cand_repr [R, D], cand_q [R, H·dh], prefix_k/v [R, P, H·dh], prefix_mask [R, P] →
         probabilities [R, 3] in the order of ``contract.TASKS``."""
+        return ops.concatenate(self.head_outputs(cand_repr, cand_q, prefix_k, prefix_v, prefix_mask), axis=-1)
+
+    def head_outputs(self, cand_repr, cand_q, prefix_k, prefix_v, prefix_mask):
+        """``head`` as one [R, 1] tensor per task (the exporter reshapes each separately)."""
         n_prefix = ops.sum(prefix_mask, axis=-1, keepdims=True) / float(self.config.prefix_len)
         parts = [cand_repr]
         if self.config.use_context:
@@ -200,7 +204,7 @@ class Ranker(keras.Model):
         else:
             shared = _mlp(self.experts[0], x)
             outs = [_mlp(tower, shared) for tower in self.towers]
-        return ops.concatenate(outs, axis=-1)
+        return outs
 
     # -- training-time forward: one target per row ------------------------------------------------
     def call(self, inputs):
