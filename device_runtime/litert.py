@@ -25,12 +25,22 @@ def runtime_name() -> str:
     return interpreter_module().__name__.split(".")[0]
 
 
+def needs_reference_kernels(quantization: str | None) -> bool:
+    """tflite-runtime 2.14's XNNPACK delegate runs fp16-weight models in half precision and gets
+    the in-graph beam search wrong (order all 0, list_reward = the mask sentinel), while its
+    reference kernels and LiteRT's XNNPACK are exact. So fp16 artifacts skip the delegate there."""
+    return quantization == "fp16" and runtime_name() == "tflite_runtime"
+
+
 def load_interpreter(
-    model: str | Path | bytes, *, reference: bool = False, threads: int = 1
+    model: str | Path | bytes, *, reference: bool = False, threads: int = 1,
+    quantization: str | None = None,
 ) -> Any:
     """An allocated interpreter. ``reference=True`` uses the builtin reference kernels without the
-    default XNNPACK delegate (``BUILTIN_WITHOUT_DEFAULT_DELEGATES``)."""
+    default XNNPACK delegate (``BUILTIN_WITHOUT_DEFAULT_DELEGATES``); so does an fp16 artifact
+    (``quantization``) under tflite-runtime (see ``needs_reference_kernels``)."""
     lite = interpreter_module()
+    reference = reference or needs_reference_kernels(quantization)
     kw: dict[str, Any] = {"num_threads": int(threads)}
     if reference:
         kw["experimental_op_resolver_type"] = lite.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES

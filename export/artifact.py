@@ -85,9 +85,8 @@ def keras_score_outputs(model, score_inputs: dict[str, np.ndarray], dims: C.Dims
 
 
 def export_artifact(run_dir: str | Path, out_dir: str | Path, cfg: ExportConfig, log=print) -> dict:
-    from training.ranker.model import load_ranker
-
     from export.stability import stability_table
+    from training.ranker.model import load_ranker
 
     model, payload = load_ranker(run_dir)
     dims = C.Dims(n_history=model.config.n_history, m_max=cfg.max_candidates, l_max=cfg.max_steps)

@@ -19,7 +19,10 @@ import tensorflow as tf
 
 from device_runtime import contract as C
 
-NEG = -3.0e38  # a finite "minus infinity": keeps the arithmetic finite in every runtime
+#: A finite "minus infinity" for masked extensions. It must survive fp16: tflite-runtime's XNNPACK
+#: computes fp16-weight models in half precision (max 65504), where -3e38 overflows. ListRewards
+#: are bounded by L_max·(|α| + |β|), far inside ±1e4 for any sensible α, β.
+NEG = -1.0e4
 
 
 @dataclass(frozen=True)

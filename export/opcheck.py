@@ -65,7 +65,7 @@ def subgraph_flops(blob: bytes) -> list[SubgraphFlops]:
     for s in range(model.SubgraphsLength()):
         sg = model.Subgraphs(s)
 
-        def shape(t):
+        def shape(t, sg=sg):
             return [int(x) for x in sg.Tensors(t).ShapeAsNumpy()] if sg.Tensors(t).ShapeLength() else []
 
         total = 0

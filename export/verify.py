@@ -20,7 +20,14 @@ from pathlib import Path
 import numpy as np
 
 from device_runtime import contract as C
-from device_runtime.artifact import MODEL, SAMPLES, ArtifactError, check_signatures, dims_of, load_manifest
+from device_runtime.artifact import (
+    MODEL,
+    SAMPLES,
+    ArtifactError,
+    check_signatures,
+    dims_of,
+    load_manifest,
+)
 from device_runtime.beam_search import beam_search, signature_scorer
 from device_runtime.litert import SignatureRunner, load_interpreter, read_embedded_manifest
 from device_runtime.world import SyntheticWorld
@@ -120,7 +127,7 @@ def verify_artifact(artifact_dir: str | Path, extra_pages: int = 200, seed: int 
 
     for reference in (False, True):
         label = "reference kernels" if reference else "XNNPACK"
-        interp = load_interpreter(root / MODEL, reference=reference)
+        interp = load_interpreter(root / MODEL, reference=reference, quantization=manifest.get("quantization"))
         rerank = SignatureRunner(interp, C.RERANK_SIGNATURE)
         score = SignatureRunner(interp, C.SCORE_SIGNATURE)
         bad_adaptive = bad_plain = 0

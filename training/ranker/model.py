@@ -113,7 +113,9 @@ class MaskedAttention(layers.Layer):
         vh = ops.transpose(ops.reshape(v, (-1, n_keys, h, dh)), (0, 2, 1, 3))  # [R, H, K, dh]
         logits = ops.matmul(qh, kh) * (1.0 / float(dh) ** 0.5)  # [R, H, 1, K]
         m = ops.reshape(mask, (-1, 1, 1, n_keys))
-        weights = ops.softmax(logits + (m - 1.0) * 1e9, axis=-1) * m
+        # -1e4, not -1e9: the same zero weights in float32, and no inf (0·inf = NaN) when a
+        # runtime computes an fp16 model in half precision (max 65504).
+        weights = ops.softmax(logits + (m - 1.0) * 1e4, axis=-1) * m
         ctx = ops.reshape(ops.matmul(weights, vh), (-1, h * dh))  # [R, H·dh]
         return self.out(ctx)
 
