@@ -110,16 +110,26 @@ def greedy_order(p_has_next: np.ndarray, p_ev: np.ndarray, p_like: np.ndarray, c
 
 def signature_scorer(score_runner, page: dict, prefix_len: int) -> Scorer:
     """A scorer over a ``score`` signature for one page (rerank-style inputs): the prefix is built
-    by gathering the placed candidates' rows, as the manifest's ``prefix_gathered_from`` says."""
+    by gathering the placed candidates' rows, as the manifest's ``prefix_gathered_from`` says.
+
+    With a fast ``SignatureRunner`` the page's inputs are set once here and each call sets only
+    the three prefix tensors before invoking."""
     from device_runtime.features import Candidates, build_prefix
 
     cands = Candidates(page["cand_dense"], page["cand_ids"], page["cand_mask"])
     fixed = {k: page[k] for k in ("hist_dense", "hist_ids", "hist_mask", "cand_dense", "cand_ids",
                                   "cand_mask", "context")}
+    fast = getattr(score_runner, "fast", False)
+    if fast:
+        score_runner.set(**fixed)
 
     def scorer(placed: list[int]):
         p = build_prefix(cands, placed, prefix_len)
-        out = score_runner(**fixed, prefix_dense=p.dense, prefix_ids=p.ids, prefix_mask=p.mask)
+        if fast:
+            score_runner.set(prefix_dense=p.dense, prefix_ids=p.ids, prefix_mask=p.mask)
+            out = score_runner.invoke()
+        else:
+            out = score_runner(**fixed, prefix_dense=p.dense, prefix_ids=p.ids, prefix_mask=p.mask)
         return out["p_has_next"], out["p_effective_view"], out["p_like"]
 
     return scorer
