@@ -22,20 +22,54 @@ def command(name: str, help: str, configure: Callable[[argparse.ArgumentParser],
     return deco
 
 
+WORLDS = ("synthetic", "kuairand")
+
+
 def _world_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--world", default="synthetic", help="world to simulate: synthetic (default)")
+    p.add_argument("--world", default="synthetic", choices=WORLDS,
+                   help="world to simulate: synthetic (default) or kuairand (the synthetic law over "
+                        "KuaiRand's real catalog and users, calibrated to its logs)")
     p.add_argument("--world-seed", type=int, default=0, help="seed of the world's catalog and users")
     p.add_argument("--world-config", type=Path, default=None,
-                   help="JSON file overriding WorldConfig fields (see device_runtime/world.py)")
+                   help="JSON file overriding WorldConfig fields (see device_runtime/world.py), or "
+                        "KuaiRandCalibration fields with --world kuairand")
+    p.add_argument("--data-dir", type=Path, default=None,
+                   help="KuaiRand folder for --world kuairand (default: ../shared/data/kuairand "
+                        "relative to the repository)")
 
 
 def load_world(args: argparse.Namespace):
+    """The world named by ``--world`` (``--world-seed``, ``--world-config``, ``--data-dir``)."""
+    world = getattr(args, "world", "synthetic")
+    config = getattr(args, "world_config", None)
+    seed = getattr(args, "world_seed", 0)
+    if world == "kuairand":
+        from device_runtime import kuairand_tables as T
+        from device_runtime.kuairand_world import KuaiRandCalibration, KuaiRandWorld
+
+        data_dir = getattr(args, "data_dir", None) or T.default_data_dir()
+        missing = [f for f in (T.VIDEO_FILE, T.USER_FILE) if not (Path(data_dir) / f).exists()]
+        if missing:
+            raise SystemExit(f"error: --world kuairand needs {missing} in --data-dir, "
+                             f"not found in {data_dir}")
+        cal = KuaiRandCalibration.load(config) if config else KuaiRandCalibration()
+        return KuaiRandWorld(data_dir, cal, seed)
+    if world != "synthetic":
+        raise SystemExit(f"error: --world must be one of {list(WORLDS)}, got {world!r}")
     from device_runtime.world import SyntheticWorld, WorldConfig
 
-    if args.world != "synthetic":
-        raise SystemExit(f"error: --world must be 'synthetic', got {args.world!r}")
-    cfg = WorldConfig.load(args.world_config) if args.world_config else WorldConfig()
-    return SyntheticWorld(cfg, args.world_seed)
+    cfg = WorldConfig.load(config) if config else WorldConfig()
+    return SyntheticWorld(cfg, seed)
+
+
+def world_meta(args: argparse.Namespace, world) -> dict:
+    """What to record about the world in a log's or report's metadata."""
+    meta = {"world": getattr(args, "world", "synthetic"), "world_seed": getattr(args, "world_seed", 0),
+            "world_config": world.config.to_json()}
+    if hasattr(world, "calibration"):
+        meta["kuairand_calibration"] = world.calibration.to_json()
+        meta["data_dir"] = str(world.data_dir)
+    return meta
 
 
 # -- simulate-logs ------------------------------------------------------------------------------
@@ -61,10 +95,10 @@ def _simulate_logs(args: argparse.Namespace) -> int:
     world = load_world(args)
     cfg = LogConfig(args.sessions, args.seed, args.world_seed, args.history, args.max_steps)
     t0 = time.perf_counter()
-    logs = simulate_logs(cfg, world.config, progress=not args.quiet)
+    logs = simulate_logs(cfg, world.config, progress=not args.quiet, world=world)
     seconds = time.perf_counter() - t0
     meta = {
-        "world": "synthetic", "world_seed": args.world_seed, "world_config": world.config.to_json(),
+        **world_meta(args, world),
         "seed": args.seed, "sessions": args.sessions, "n_history": args.history, "l_max": args.max_steps,
     }
     write_parquet(logs, args.out, meta)

@@ -87,9 +87,12 @@ def session_rows(imps: list[Impression], rng: np.random.Generator, l_max: int) -
 
 
 def simulate_logs(
-    cfg: LogConfig, world_config: WorldConfig | None = None, progress: bool = True
+    cfg: LogConfig, world_config: WorldConfig | None = None, progress: bool = True,
+    world: SyntheticWorld | None = None,
 ) -> LogArrays:
-    world = SyntheticWorld(world_config, cfg.world_seed)
+    """Log ``cfg.sessions`` sessions of ``world`` (default: the synthetic world of
+    ``world_config`` and ``cfg.world_seed``)."""
+    world = world if world is not None else SyntheticWorld(world_config, cfg.world_seed)
     plen = max(cfg.l_max - 1, 1)
     cols: dict[str, list] = {name: [] for name in LogArrays._fields}
     for s in tqdm(range(cfg.sessions), desc="simulate-logs", unit="session", disable=not progress):
