@@ -124,8 +124,10 @@ def export_artifact(run_dir: str | Path, out_dir: str | Path, cfg: ExportConfig,
         "rerank_before_loop": pre,
         "rerank_per_step": body,
         "mean_steps_sample": mean_steps,
-        "per_rerank_hoisted": pre + mean_steps * body,
-        # without hoisting, every step re-encodes all k·M (beam, candidate) rows: k × the pre-loop work
+        # step 1 runs before the loop (one live beam, M rows); the loop body runs steps - 1 times
+        "per_rerank_hoisted": pre + max(mean_steps - 1.0, 0.0) * body,
+        # estimate without hoisting: every step re-runs the prefix-independent work for each of the
+        # k beams' M rows (k × the pre-loop work) next to the prefix-dependent head
         "per_rerank_not_hoisted": mean_steps * (body + cfg.beam_size * pre),
         "score_call": by_name.get(C.SCORE_SIGNATURE, 0),
     }

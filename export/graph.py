@@ -48,10 +48,11 @@ def make_functions(model, search: SearchConfig):
 
     def _encode(hist_dense, hist_ids, hist_mask, cand_dense, cand_ids, context):
         cand_e = model.embed_items(cand_dense, cand_ids)  # [M, D]
-        repr_ = model.encode(
-            _tile_rows(hist_dense, m), _tile_rows(hist_ids, m), _tile_rows(hist_mask, m),
-            cand_e, cand_dense, _tile_rows(context, m),
-        )
+        # the history is embedded and projected once (one row), then repeated for the M candidates
+        parts = model.history_parts(hist_dense[None], hist_ids[None], hist_mask[None])
+        if parts is not None:
+            parts = tuple(tf.tile(x, [m] + [1] * (len(x.shape) - 1)) for x in parts)
+        repr_ = model.encode_with(parts, _tile_rows(hist_mask, m), cand_e, cand_dense, _tile_rows(context, m))
         q, kk, vv = model.prefix_projections(cand_e)
         return repr_, q, kk, vv
 
@@ -114,14 +115,28 @@ def make_functions(model, search: SearchConfig):
             return t1, new_placed, new_used, new_lr, new_surv, new_live, (t1 >= n_show) & (stab >= threshold)
 
         t_max = tf.minimum(n_steps_max, n_valid)
+        # Step 1 outside the loop: one live beam with an empty prefix, so the head runs on M rows
+        # (not k·M). Same arithmetic as the loop body: ext = 0 + 1 · gain.
+        pk0 = tf.tile(k0[None], [m, plen, 1])
+        pv0 = tf.tile(v0[None], [m, plen, 1])
+        h1, e1, l1 = (tf.reshape(o, [m]) for o in
+                      model.head_outputs(repr_, q, pk0, pv0, tf.zeros([m, plen])))
+        ext1 = 0.0 + 1.0 * (alpha * e1 + beta * l1)
+        vals1, idx1 = tf.math.top_k(tf.where(cmask, ext1, NEG), k)
+        live1 = ar_k < tf.minimum(n_valid, k)
+        lr1 = tf.where(live1, vals1, 0.0)
+        mx1 = tf.reduce_max(tf.where(live1, lr1, NEG))
+        mn1 = tf.reduce_min(tf.where(live1, lr1, -NEG))
+        stab1 = tf.where(mx1 == 0.0, 1.0, mn1 / tf.where(mx1 == 0.0, 1.0, mx1))
+        t1 = tf.minimum(n_valid, 1)
         init = (
-            tf.constant(0),
-            tf.fill([k, n_steps_max], -1),
-            tf.zeros([k, m]),
-            tf.zeros([k]),
-            tf.ones([k]),
-            ar_k < 1,
-            tf.constant(False),
+            t1,
+            tf.where((ar_l == 0)[None, :], idx1[:, None], -1),
+            tf.one_hot(idx1, m, dtype=tf.float32),
+            lr1,
+            tf.gather(h1, idx1),
+            live1,
+            (t1 >= n_show) & (stab1 >= threshold),
         )
         t, placed, used, lr, _, _, _ = tf.while_loop(
             lambda t, *s: tf.logical_not(s[-1]) & (t < t_max), body, init,

@@ -169,14 +169,27 @@ class Ranker(keras.Model):
     # -- stage 1: prefix-independent --------------------------------------------------------------
     def encode(self, hist_dense, hist_ids, hist_mask, cand_e, cand_dense, context):
         """Per-candidate representation [R, D]; every history/context input has R rows."""
+        return self.encode_with(self.history_parts(hist_dense, hist_ids, hist_mask), hist_mask,
+                                cand_e, cand_dense, context)
+
+    def history_parts(self, hist_dense, hist_ids, hist_mask):
+        """What the candidates need from the history, per row: attention keys and values
+        [R, N_h, H·dh], the mean history pXTR [R, 3] and a has-history flag [R, 1]. The exporter
+        computes these once per rerank (one row) and repeats them for every candidate."""
+        if not self.config.use_context:
+            return None
+        h = self.embed_history(hist_dense, hist_ids)
+        n = ops.maximum(ops.sum(hist_mask, axis=-1, keepdims=True), 1.0)
+        hist_pxtr = ops.sum(hist_dense[..., :3] * hist_mask[..., None], axis=1) / n
+        has_hist = ops.minimum(ops.sum(hist_mask, axis=-1, keepdims=True), 1.0)
+        return self.hist_attn.k(h), self.hist_attn.v(h), hist_pxtr, has_hist
+
+    def encode_with(self, parts_hist, hist_mask, cand_e, cand_dense, context):
+        """``encode`` given ``history_parts`` (rows aligned with the candidates)."""
         parts = [cand_e, context]
         if self.config.use_context:
-            h = self.embed_history(hist_dense, hist_ids)
-            att = self.hist_attn.attend(self.hist_attn.q(cand_e), self.hist_attn.k(h),
-                                        self.hist_attn.v(h), hist_mask)
-            n = ops.maximum(ops.sum(hist_mask, axis=-1, keepdims=True), 1.0)
-            hist_pxtr = ops.sum(hist_dense[..., :3] * hist_mask[..., None], axis=1) / n
-            has_hist = ops.minimum(ops.sum(hist_mask, axis=-1, keepdims=True), 1.0)
+            hk, hv, hist_pxtr, has_hist = parts_hist
+            att = self.hist_attn.attend(self.hist_attn.q(cand_e), hk, hv, hist_mask)
             parts += [att, (cand_dense[..., :3] - hist_pxtr) * has_hist]
         return self.encoder(ops.concatenate(parts, axis=-1))
 
