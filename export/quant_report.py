@@ -15,6 +15,7 @@ from device_runtime.beam_search import signature_scorer
 from device_runtime.litert import SignatureRunner, load_interpreter
 from device_runtime.world import SyntheticWorld
 from export.pages import collect_pages, page, with_search_params
+from training.ranker.metrics import auc
 
 
 def kendall_tau(a: np.ndarray, b: np.ndarray) -> float:
@@ -29,27 +30,6 @@ def kendall_tau(a: np.ndarray, b: np.ndarray) -> float:
         for j in range(i + 1, n):
             s += 1 if pos_b[a[i]] < pos_b[a[j]] else -1
     return s / (n * (n - 1) / 2)
-
-
-def auc(labels: np.ndarray, scores: np.ndarray) -> float:
-    """ROC AUC by the rank-sum formula with average ranks for ties."""
-    labels = np.asarray(labels).astype(bool)
-    n_pos, n_neg = labels.sum(), (~labels).sum()
-    if n_pos == 0 or n_neg == 0:
-        return float("nan")
-    order = np.argsort(scores, kind="mergesort")
-    s = np.asarray(scores)[order]
-    ranks = np.empty(len(s))
-    i = 0
-    while i < len(s):
-        j = i
-        while j + 1 < len(s) and s[j + 1] == s[i]:
-            j += 1
-        ranks[i : j + 1] = (i + j) / 2 + 1
-        i = j + 1
-    r = np.empty(len(s))
-    r[order] = ranks
-    return float((r[labels].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
 def list_reward_of(scorer, order: np.ndarray, steps: int, alpha: float, beta: float) -> float:

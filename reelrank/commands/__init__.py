@@ -1,4 +1,4 @@
 """Subcommand modules. Each registers itself with `reelrank.cli.command` on import and imports its
 heavy dependencies inside its handler."""
 
-from reelrank.commands import demo, export_cmds, kuairand  # noqa: F401
+from reelrank.commands import bench, demo, export_cmds, kuairand, ranker  # noqa: F401

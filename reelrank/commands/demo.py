@@ -17,6 +17,9 @@ def _args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workdir", type=Path, default=None, help="keep outputs here (default: temp dir)")
     p.add_argument("--json", type=Path, default=None, help="also write the summary as JSON")
+    p.add_argument("--ranker-preset", default="small", choices=("tiny", "small", "kuaishou"),
+                   help="preset of the ranker trained on the demo's logs (default small)")
+    p.add_argument("--ranker-epochs", type=int, default=4, help="epochs of that training (default 4)")
 
 
 def _table(rows: list[tuple[str, str, str]]) -> str:
@@ -67,9 +70,39 @@ def _demo(args: argparse.Namespace) -> int:
         ("logs", "effective-view / like rate", f"{rates['effective_view']:.3f} / {rates['like']:.4f}"),
     ]
 
+    print(f"[3] ranker: training the {args.ranker_preset} ranker and its baselines on those logs ...",
+          flush=True)
+    rows += _train_ranker_step(args, logs, workdir / "ranker", summary)
+
     print(f"\nReelRank demo summary (synthetic world, world_seed 0, seed {args.seed})")
     print(_table(rows))
     print(f"\noutputs in {workdir}")
     if args.json:
         args.json.write_text(json.dumps(summary, indent=2))
     return 0
+
+
+def _train_ranker_step(args: argparse.Namespace, logs, run_dir: Path, summary: dict) -> list[tuple[str, str, str]]:
+    from device_runtime.contract import TASKS
+    from training.ranker.inputs import ranker_data
+    from training.ranker.pipeline import RunConfig, run
+    from training.ranker.train import TrainConfig
+
+    train = TrainConfig(epochs=args.ranker_epochs, batch_size=256, seed=args.seed, progress=False)
+    metrics = run(ranker_data(logs), run_dir, RunConfig(preset=args.ranker_preset, train=train,
+                                                        split_seed=args.seed), log=lambda m: None)
+    summary["ranker"] = {k: metrics[k] for k in ("model", "baselines", "margins", "split")}
+    summary["ranker"]["impressions_per_s"] = metrics["training"]["impressions_per_s"]
+
+    def aucs(m: dict) -> str:
+        return " / ".join(f"{m[t]['auc']:.3f}" if t in m else "-" for t in TASKS)
+
+    label = "AUC has_next / effective_view / like"
+    return [
+        ("ranker", f"held-out users: {metrics['split']['users']['test']}, rows", f"{metrics['split']['rows']['test']}"),
+        ("ranker", f"{label}, {args.ranker_preset} ranker", aucs(metrics["model"])),
+        ("ranker", f"{label}, no-context network", aucs(metrics["baselines"]["no_context"])),
+        ("ranker", f"{label}, logistic regression", aucs(metrics["baselines"]["logistic_regression"])),
+        ("ranker", f"{label}, server pXTR", aucs(metrics["baselines"]["server_pxtr"])),
+        ("ranker", "train impressions / s (2 cores)", f"{metrics['training']['impressions_per_s']:,.0f}"),
+    ]

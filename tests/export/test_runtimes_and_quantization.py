@@ -65,7 +65,7 @@ def test_quantized_artifacts_run_everywhere_and_agree(tiny_run, tmp_path, quanti
 
 
 def test_kendall_tau_and_auc_hand_derived():
-    from export.quant_report import auc, kendall_tau
+    from export.quant_report import auc, kendall_tau  # auc is training.ranker.metrics.auc
 
     assert kendall_tau(np.array([0, 1, 2, -1]), np.array([0, 1, 2, -1])) == 1.0
     assert kendall_tau(np.array([0, 1, 2]), np.array([2, 1, 0])) == -1.0
