@@ -34,5 +34,17 @@ format:
 type:
 	$(VENV)/bin/mypy device_runtime
 
+# Same order/steps/list_reward on emulated aarch64 (qemu-user-static, tflite-runtime 2.14, numpy<2) as
+# on x86_64; correctness only, not latency. Needs root once (apt-get). ARTIFACT=dir checks your own.
+ARTIFACT ?= artifacts/arm_tiny
+arm-check: install $(ARTIFACT)/manifest.json
+	bash benchmarks/arm/setup.sh
+	$(PY) benchmarks/arm/run_check.py $(ARTIFACT)
+
+# A tiny random-weight artifact with 128 sample pages, only for arm-check (its weights mean nothing).
+artifacts/arm_tiny/manifest.json: | install
+	$(PY) -c "import sys; sys.path.insert(0,'.'); import keras; from training.ranker.model import build_ranker, preset, save_ranker; keras.utils.set_random_seed(0); save_ranker(build_ranker(preset('tiny')), 'runs/arm_tiny')"
+	$(VENV)/bin/reelrank export --ranker runs/arm_tiny --out artifacts/arm_tiny
+
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .arm

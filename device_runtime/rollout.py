@@ -11,7 +11,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from device_runtime.features import Candidates, History
+from device_runtime.contract import SKIP_SECONDS
+from device_runtime.features import Candidates, History, RawVideos
 from device_runtime.session import PagingConfig, SessionState
 from device_runtime.world import Response, SyntheticWorld, UserSession
 
@@ -39,6 +40,53 @@ def server_order(state: SessionState, session: UserSession) -> int:
     return 0
 
 
+class _StateFeed:
+    """The plain device of the log generator: the session state driven by a ``choose`` rule (no
+    reranker, no triggers, no event log). ``DeviceFeed`` has the same methods."""
+
+    def __init__(self, state: SessionState, choose: ChooseFn, session: UserSession) -> None:
+        self.state, self._choose, self._session = state, choose, session
+        self._playing: RawVideos | None = None
+
+    def page_arrived(self, page: RawVideos, propensity: np.ndarray | None = None,
+                     cache_limit: int | None = None, request: int | None = None) -> int:
+        return self.state.page_arrived(page, propensity, cache_limit)
+
+    def next_index(self) -> int:
+        return self._choose(self.state, self._session)
+
+    def show(self, cache_index: int) -> RawVideos:
+        self._playing = self.state.take(cache_index)
+        return self._playing
+
+    def liked(self) -> None:
+        pass
+
+    def video_finished(self, watch_ratio: float, effective_view: int, like: int, watch_s: float,
+                       gap_s: float = 0.0, has_next: int = 1, oracle: dict | None = None) -> None:
+        assert self._playing is not None
+        self.state.video_finished(self._playing, watch_ratio, effective_view, like, watch_s, gap_s)
+
+    def skipped(self, watch_ratio: float, watch_s: float, gap_s: float = 0.0, has_next: int = 1,
+                oracle: dict | None = None) -> None:
+        self.video_finished(watch_ratio, 0, 0, watch_s, gap_s, has_next, oracle)
+
+    def end(self) -> None:
+        pass
+
+
+def deliver_response(feed, r: Response, gap_s: float) -> None:
+    """The world's response to the playing video as the app's events: ``liked`` (if liked), then
+    ``skipped`` (swiped away within SKIP_SECONDS) or ``video_finished``."""
+    oracle = {"p_ev": r.p_ev, "p_like": r.p_like, "p_has_next": r.p_has_next}
+    if r.like:
+        feed.liked()
+    if r.watch_s < SKIP_SECONDS and not r.effective_view and not r.like:
+        feed.skipped(r.watch_ratio, r.watch_s, gap_s, r.has_next, oracle)
+    else:
+        feed.video_finished(r.watch_ratio, r.effective_view, r.like, r.watch_s, gap_s, r.has_next, oracle)
+
+
 def run_session(
     world: SyntheticWorld,
     session: UserSession,
@@ -47,11 +95,17 @@ def run_session(
     n_history: int = 8,
     m_max: int = 16,
     record: bool = True,
+    feed=None,
 ) -> list[Impression]:
-    """Play a session until the user leaves; returns the impressions (if ``record``)."""
+    """Play a session until the user leaves; returns the impressions (if ``record``).
+
+    With ``feed`` (a ``device_runtime.feed.DeviceFeed``) the device side is the feed — its state,
+    triggers, reranker and event log — and ``choose`` is ignored."""
     cfg = world.config
     paging = paging or PagingConfig(cfg.page_size, cfg.refresh_every, cfg.cache_limit)
-    state = SessionState(n_history=n_history, network=session.network)
+    dev = feed if feed is not None else _StateFeed(SessionState(n_history=n_history, network=session.network),
+                                                   choose, session)
+    state = dev.state
     out: list[Impression] = []
     request = -1
     cache_videos: list[int] = []
@@ -61,21 +115,22 @@ def run_session(
             page = world.server_page(session, request)
             if page.videos.size == 0 and not cache_videos:
                 break  # nothing left to show
-            kept = state.page_arrived(world.raw_videos(page), page.propensity, paging.cache_limit)
+            kept = dev.page_arrived(world.raw_videos(page), page.propensity, paging.cache_limit, request)
             cache_videos = cache_videos[:kept] + [int(v) for v in page.videos]
         if not cache_videos:
             break
-        i = choose(state, session)
+        i = dev.next_index()
         snap_h = state.history() if record else None
         snap_c = state.candidates(m_max) if record else None
         snap_ctx = state.context() if record else None
         prop = float(state.cache_propensity[i])
-        shown = state.take(i)
+        dev.show(i)
         video = cache_videos.pop(i)
         r = session.watch(video)
-        state.video_finished(shown, r.watch_ratio, r.effective_view, r.like, r.watch_s, session.last_gap_s)
+        deliver_response(dev, r, session.last_gap_s)
         if record:
             out.append(
                 Impression(state.consumed - 1, request, i, snap_h, snap_c, snap_ctx, prop, r, video)  # type: ignore[arg-type]
             )
+    dev.end()
     return out

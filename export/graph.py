@@ -52,7 +52,8 @@ def make_functions(model, search: SearchConfig):
         parts = model.history_parts(hist_dense[None], hist_ids[None], hist_mask[None])
         if parts is not None:
             parts = tuple(tf.tile(x, [m] + [1] * (len(x.shape) - 1)) for x in parts)
-        repr_ = model.encode_with(parts, _tile_rows(hist_mask, m), cand_e, cand_dense, _tile_rows(context, m))
+        repr_ = model.encode_with(parts, _tile_rows(hist_mask, m), cand_e, cand_dense, cand_ids,
+                                  _tile_rows(context, m))
         q, kk, vv = model.prefix_projections(cand_e)
         return repr_, q, kk, vv
 
@@ -62,7 +63,9 @@ def make_functions(model, search: SearchConfig):
         pm = prefix_mask
         pe = model.embed_items(prefix_dense * pm[:, None], prefix_ids * tf.cast(pm[:, None], tf.int32))
         _, pk, pv = model.prefix_projections(pe)  # [P, HD]
-        probs = model.head(repr_, q, _tile_rows(pk, m), _tile_rows(pv, m), _tile_rows(pm, m))
+        pid = _tile_rows(prefix_ids * tf.cast(pm[:, None], tf.int32), m)
+        cross = model.prefix_crosses(cand_ids, pid, _tile_rows(pm, m))
+        probs = model.head(repr_, q, _tile_rows(pk, m), _tile_rows(pv, m), _tile_rows(pm, m), cross)
         probs = probs * cand_mask[:, None]
         return {
             "p_has_next": probs[:, 0],
@@ -78,6 +81,8 @@ def make_functions(model, search: SearchConfig):
         _, k0, v0 = model.prefix_projections(zero_e)
         kk_ext = tf.concat([kk, k0], 0)  # row M = the padding row
         vv_ext = tf.concat([vv, v0], 0)
+        ids_ext = tf.concat([cand_ids, tf.zeros([1, C.N_IDS], tf.int32)], 0)
+        ids_rows = tf.tile(cand_ids, [k, 1])
         repr_rows = tf.tile(repr_, [k, 1])  # row b*M + j = candidate j under beam b
         q_rows = tf.tile(q, [k, 1])
         cmask = cand_mask > 0.5
@@ -95,8 +100,11 @@ def make_functions(model, search: SearchConfig):
             pk_rows = tf.reshape(tf.tile(pk[:, None], [1, m, 1, 1]), [k * m, plen, hd])
             pv_rows = tf.reshape(tf.tile(pv[:, None], [1, m, 1, 1]), [k * m, plen, hd])
             pm_rows = tf.tile(pmask[None, :], [k * m, 1])
+            pid = tf.gather(ids_ext, slot)  # [k, P, N_IDS]
+            pid_rows = tf.reshape(tf.tile(pid[:, None], [1, m, 1, 1]), [k * m, plen, C.N_IDS])
+            cross = model.prefix_crosses(ids_rows, pid_rows, pm_rows)
             p_hn, p_ev, p_like = (tf.reshape(o, [k, m]) for o in
-                                  model.head_outputs(repr_rows, q_rows, pk_rows, pv_rows, pm_rows))
+                                  model.head_outputs(repr_rows, q_rows, pk_rows, pv_rows, pm_rows, cross))
             gain = alpha * p_ev + beta * p_like
             ext = lr[:, None] + surv[:, None] * gain
             valid = live[:, None] & cmask[None, :] & (used < 0.5)
@@ -120,7 +128,9 @@ def make_functions(model, search: SearchConfig):
         pk0 = tf.tile(k0[None], [m, plen, 1])
         pv0 = tf.tile(v0[None], [m, plen, 1])
         h1, e1, l1 = (tf.reshape(o, [m]) for o in
-                      model.head_outputs(repr_, q, pk0, pv0, tf.zeros([m, plen])))
+                      model.head_outputs(repr_, q, pk0, pv0, tf.zeros([m, plen]),
+                                         model.prefix_crosses(cand_ids, tf.zeros([m, plen, C.N_IDS], tf.int32),
+                                                              tf.zeros([m, plen]))))
         ext1 = 0.0 + 1.0 * (alpha * e1 + beta * l1)
         vals1, idx1 = tf.math.top_k(tf.where(cmask, ext1, NEG), k)
         live1 = ar_k < tf.minimum(n_valid, k)

@@ -48,7 +48,11 @@ class RankerConfig:
     towers: tuple[int, ...] = (32, 16)
     """Hidden widths of each task tower (a final 1-unit sigmoid layer is added)."""
     use_context: bool = True
-    """False = the no-context baseline: history and prefix attention are removed."""
+    """False = the no-context baseline: history and prefix attention (and crosses) are removed."""
+    id_crosses: bool = True
+    """Explicit crosses of the candidate's topic/author with each history slot (times that slot's
+    feedback) and with each placed prefix item: repetition and intent as features rather than
+    something attention must discover from embedding dot-products."""
     n_history: int = C.N_HISTORY_DEFAULT
     """N_h the model is built for."""
     prefix_len: int = C.L_MAX_DEFAULT - 1
@@ -120,6 +124,15 @@ class MaskedAttention(layers.Layer):
         return self.out(ctx)
 
 
+def id_crosses(cand_ids, other_ids, weights):
+    """cand_ids [R, N_IDS], other_ids [R, S, N_IDS], weights [R, S, F] → [R, S·N_IDS·F]: for every
+    slot and id column, (candidate id == slot id) times each of the slot's F weights."""
+    match = ops.cast(ops.equal(cand_ids[:, None, :], other_ids), "float32")  # [R, S, N_IDS]
+    x = match[..., None] * weights[:, :, None, :]  # [R, S, N_IDS, F]
+    s, n, f = other_ids.shape[1], other_ids.shape[2], weights.shape[2]
+    return ops.reshape(x, (-1, s * n * f))
+
+
 def _mlp(stack, x):
     for lay in stack:
         x = lay(x)
@@ -167,10 +180,10 @@ class Ranker(keras.Model):
         return video + self.feedback_proj(hist_dense[..., C.N_VIDEO_DENSE :])
 
     # -- stage 1: prefix-independent --------------------------------------------------------------
-    def encode(self, hist_dense, hist_ids, hist_mask, cand_e, cand_dense, context):
+    def encode(self, hist_dense, hist_ids, hist_mask, cand_e, cand_dense, cand_ids, context):
         """Per-candidate representation [R, D]; every history/context input has R rows."""
         return self.encode_with(self.history_parts(hist_dense, hist_ids, hist_mask), hist_mask,
-                                cand_e, cand_dense, context)
+                                cand_e, cand_dense, cand_ids, context)
 
     def history_parts(self, hist_dense, hist_ids, hist_mask):
         """What the candidates need from the history, per row: attention keys and values
@@ -182,15 +195,20 @@ class Ranker(keras.Model):
         n = ops.maximum(ops.sum(hist_mask, axis=-1, keepdims=True), 1.0)
         hist_pxtr = ops.sum(hist_dense[..., :3] * hist_mask[..., None], axis=1) / n
         has_hist = ops.minimum(ops.sum(hist_mask, axis=-1, keepdims=True), 1.0)
-        return self.hist_attn.k(h), self.hist_attn.v(h), hist_pxtr, has_hist
+        # per slot: [1, watch ratio, effective view, like, skip], zero on padding
+        fb = ops.concatenate([ops.ones_like(hist_mask)[..., None], hist_dense[..., C.N_VIDEO_DENSE :]], axis=-1)
+        return (self.hist_attn.k(h), self.hist_attn.v(h), hist_pxtr, has_hist, hist_ids,
+                fb * hist_mask[..., None])
 
-    def encode_with(self, parts_hist, hist_mask, cand_e, cand_dense, context):
+    def encode_with(self, parts_hist, hist_mask, cand_e, cand_dense, cand_ids, context):
         """``encode`` given ``history_parts`` (rows aligned with the candidates)."""
         parts = [cand_e, context]
         if self.config.use_context:
-            hk, hv, hist_pxtr, has_hist = parts_hist
+            hk, hv, hist_pxtr, has_hist, hist_ids, hist_fb = parts_hist
             att = self.hist_attn.attend(self.hist_attn.q(cand_e), hk, hv, hist_mask)
             parts += [att, (cand_dense[..., :3] - hist_pxtr) * has_hist]
+            if self.config.id_crosses:
+                parts.append(id_crosses(cand_ids, hist_ids, hist_fb))
         return self.encoder(ops.concatenate(parts, axis=-1))
 
     def prefix_projections(self, e):
@@ -198,17 +216,25 @@ class Ranker(keras.Model):
         return self.prefix_attn.q(e), self.prefix_attn.k(e), self.prefix_attn.v(e)
 
     # -- stage 2: prefix-dependent ----------------------------------------------------------------
-    def head(self, cand_repr, cand_q, prefix_k, prefix_v, prefix_mask):
-        """cand_repr [R, D], cand_q [R, H·dh], prefix_k/v [R, P, H·dh], prefix_mask [R, P] →
-        probabilities [R, 3] in the order of ``contract.TASKS``."""
-        return ops.concatenate(self.head_outputs(cand_repr, cand_q, prefix_k, prefix_v, prefix_mask), axis=-1)
+    def head(self, cand_repr, cand_q, prefix_k, prefix_v, prefix_mask, prefix_cross):
+        """cand_repr [R, D], cand_q [R, H·dh], prefix_k/v [R, P, H·dh], prefix_mask [R, P],
+        prefix_cross [R, 2P] (``prefix_crosses``) → probabilities [R, 3] in the order of
+        ``contract.TASKS``."""
+        return ops.concatenate(
+            self.head_outputs(cand_repr, cand_q, prefix_k, prefix_v, prefix_mask, prefix_cross), axis=-1)
 
-    def head_outputs(self, cand_repr, cand_q, prefix_k, prefix_v, prefix_mask):
+    def prefix_crosses(self, cand_ids, prefix_ids, prefix_mask):
+        """[R, 2P]: does the candidate share the topic / the author of each placed prefix item."""
+        return id_crosses(cand_ids, prefix_ids, prefix_mask[..., None])
+
+    def head_outputs(self, cand_repr, cand_q, prefix_k, prefix_v, prefix_mask, prefix_cross):
         """``head`` as one [R, 1] tensor per task (the exporter reshapes each separately)."""
         n_prefix = ops.sum(prefix_mask, axis=-1, keepdims=True) / float(self.config.prefix_len)
         parts = [cand_repr]
         if self.config.use_context:
             parts += [self.prefix_attn.attend(cand_q, prefix_k, prefix_v, prefix_mask), n_prefix]
+            if self.config.id_crosses:
+                parts.append(prefix_cross)
         x = ops.concatenate(parts, axis=-1)
         outs = []
         if self.config.experts > 0:
@@ -225,11 +251,12 @@ class Ranker(keras.Model):
     def call(self, inputs):
         cand_e = self.embed_items(inputs["cand_dense"], inputs["cand_ids"])
         repr_ = self.encode(inputs["hist_dense"], inputs["hist_ids"], inputs["hist_mask"], cand_e,
-                            inputs["cand_dense"], inputs["context"])
+                            inputs["cand_dense"], inputs["cand_ids"], inputs["context"])
         q, _, _ = self.prefix_projections(cand_e)
         pe = self.embed_items(inputs["prefix_dense"], inputs["prefix_ids"])
         _, pk, pv = self.prefix_projections(pe)
-        return self.head(repr_, q, pk, pv, inputs["prefix_mask"])
+        cross = self.prefix_crosses(inputs["cand_ids"], inputs["prefix_ids"], inputs["prefix_mask"])
+        return self.head(repr_, q, pk, pv, inputs["prefix_mask"], cross)
 
 
 INPUT_NAMES = ("hist_dense", "hist_ids", "hist_mask", "prefix_dense", "prefix_ids", "prefix_mask",

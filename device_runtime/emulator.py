@@ -1,0 +1,142 @@
+"""The emulator: paired simulated sessions through the device runtime, one strategy at a time.
+
+Session ``i`` of every strategy is ``world.new_session(seed, i)`` — the same user, intent path
+and per-position uniforms — so strategies differ only in what the device chose to show (common
+random numbers), and paired differences have tight confidence intervals. Each session runs
+``rollout.run_session`` with a ``DeviceFeed``: server paging (9 per request, a request every 6
+consumed), triggers, reranks through the artifact, feedback, and optionally the event log.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+from tqdm import tqdm
+
+from device_runtime.events import EventLog
+from device_runtime.feed import DeviceFeed, SessionMetrics
+from device_runtime.reranker import Reranker
+from device_runtime.rollout import run_session
+from device_runtime.session import PagingConfig
+from device_runtime.strategies import get_strategy
+from device_runtime.triggers import TriggerConfig
+from device_runtime.world_stats import mean_ci95
+
+METRICS = ("depth", "effective_views", "likes", "total_reward")
+
+
+@dataclass(frozen=True)
+class EmulatorConfig:
+    """What to emulate."""
+
+    sessions: int = 2000
+    """Paired sessions per strategy."""
+    seed: int = 0
+    """Run seed: picks users and every random stream (``world.new_session(seed, i)``)."""
+    strategies: tuple[str, ...] = ("server", "greedy", "beam", "adaptive_beam")
+    """Strategies to compare, in report order (paired differences are later minus earlier)."""
+    triggers: TriggerConfig = field(default_factory=TriggerConfig)
+    """Which events rerank the cache."""
+    paging: PagingConfig | None = None
+    """Client paging; None = the world's (page_size, refresh_every, cache_limit)."""
+
+    def __post_init__(self) -> None:
+        if self.sessions < 1:
+            raise ValueError(f"`sessions` must be >= 1, got {self.sessions}")
+        if not self.strategies or len(set(self.strategies)) != len(self.strategies):
+            raise ValueError(f"`strategies` must be non-empty and distinct, got {self.strategies}")
+        for s in self.strategies:
+            get_strategy(s)
+
+
+@dataclass
+class StrategyRun:
+    """Everything measured for one strategy."""
+
+    sessions: list[SessionMetrics] = field(default_factory=list)
+    latencies_us: list[float] = field(default_factory=list)
+    steps: list[int] = field(default_factory=list)
+    fallbacks: Counter = field(default_factory=Counter)
+    triggers: Counter = field(default_factory=Counter)
+    cpu_s: float = 0.0
+
+    def column(self, name: str) -> np.ndarray:
+        return np.asarray([getattr(m, name) for m in self.sessions], dtype=np.float64)
+
+
+def run_emulator(world, reranker: Reranker, cfg: EmulatorConfig, *, log: EventLog | None = None,
+                 progress: bool = True) -> dict[str, StrategyRun]:
+    runs = {s: StrategyRun() for s in cfg.strategies}
+    n_hist = reranker.dims.n_history
+    for i in tqdm(range(cfg.sessions), desc="emulate", unit="session", disable=not progress):
+        for name in cfg.strategies:
+            session = world.new_session(cfg.seed, i)
+            feed = DeviceFeed(reranker, name, triggers=cfg.triggers, network=session.network, log=log,
+                              session_key=f"{name}/{i}",
+                              start_fields={"index": i, "seed": cfg.seed, "user_id": int(session.user_id),
+                                            "world_seed": int(getattr(world, "world_seed", 0))})
+            t0 = time.process_time()
+            run_session(world, session, paging=cfg.paging, n_history=n_hist, record=False, feed=feed)
+            run = runs[name]
+            run.cpu_s += time.process_time() - t0
+            run.sessions.append(feed.metrics())
+            run.latencies_us.extend(feed.latencies_us)
+            run.steps.extend(feed.steps)
+            run.fallbacks.update(feed.fallback_counts)
+            run.triggers.update(feed.trigger_counts)
+    return runs
+
+
+def _mc(x: np.ndarray) -> dict[str, float]:
+    m, ci = mean_ci95(x)
+    return {"mean": m, "ci95": ci}
+
+
+def summarize(runs: dict[str, StrategyRun]) -> dict:
+    """The report's ``strategies`` and ``paired`` sections."""
+    out: dict = {"strategies": {}, "paired": {}}
+    for name, run in runs.items():
+        lat = np.asarray(run.latencies_us) if run.latencies_us else np.zeros(1)
+        watched = int(run.column("depth").sum())
+        out["strategies"][name] = {
+            **{m: _mc(run.column(m)) for m in METRICS},
+            "latency_us": {f"p{q}": float(np.percentile(lat, q)) for q in (50, 95, 99)},
+            "mean_steps": float(np.mean(run.steps)) if run.steps else 0.0,
+            "reranks": len(run.latencies_us),
+            "fallbacks": int(sum(run.fallbacks.values())),
+            "fallback_reasons": dict(run.fallbacks),
+            "triggers": dict(run.triggers),
+            "watch_events": watched,
+            "watch_events_per_cpu_s": watched / run.cpu_s if run.cpu_s > 0 else float("nan"),
+        }
+    for a, b in itertools.combinations(list(runs), 2):  # later minus earlier
+        pair = {}
+        for m in METRICS:
+            d = runs[b].column(m) - runs[a].column(m)
+            base = float(runs[a].column(m).mean())
+            mc = _mc(d)
+            pair[m] = {**mc, "relative": mc["mean"] / base if base else float("nan"),
+                       "relative_ci95": mc["ci95"] / abs(base) if base else float("nan")}
+        out["paired"][f"{b}-{a}"] = pair
+    return out
+
+
+def format_table(summary: dict) -> str:
+    """Markdown tables: per strategy (mean ± 95% CI), then the paired differences."""
+    rows = ["| strategy | depth | effective views | likes | total reward | latency p50 / p95 / p99 (µs) "
+            "| mean steps | fallbacks |", "|---|---|---|---|---|---|---|---|"]
+    for name, s in summary["strategies"].items():
+        cells = [f"{s[m]['mean']:.3f} ± {s[m]['ci95']:.3f}" for m in METRICS]
+        lat = s["latency_us"]
+        rows.append(f"| {name} | " + " | ".join(cells)
+                    + f" | {lat['p50']:.0f} / {lat['p95']:.0f} / {lat['p99']:.0f} | {s['mean_steps']:.2f} "
+                    f"| {s['fallbacks']} |")
+    rows += ["", "| paired difference | depth | effective views | likes | total reward |", "|---|---|---|---|---|"]
+    for pair, d in summary["paired"].items():
+        cells = [f"{d[m]['mean']:+.3f} ± {d[m]['ci95']:.3f} ({100 * d[m]['relative']:+.2f}%)" for m in METRICS]
+        rows.append(f"| {pair} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
