@@ -192,6 +192,31 @@ def rerank_outputs(d: Dims) -> list[TensorSpec]:
     ]
 
 
+#: ``policy.tflite`` (the compact policy): ``policy_rerank`` scores the page and orders it;
+#: ``policy_guide`` turns those scores into λ·(min-max normalised score) for policy-guided beam
+#: search (λ is fixed at export).
+POLICY_GUIDE_SIGNATURE: Final = "policy_guide"
+POLICY_OUTPUTS: Final = ("scores", "order")
+
+
+def policy_inputs(d: Dims) -> list[TensorSpec]:
+    return history_specs(d) + candidate_specs(d) + context_specs()
+
+
+def policy_outputs(d: Dims) -> list[TensorSpec]:
+    return [TensorSpec("scores", (d.m_max,), "float32"), TensorSpec("order", (d.m_max,), "int32", -1, d.m_max - 1)]
+
+
+def policy_signature_specs(d: Dims) -> dict[str, dict[str, list[TensorSpec]]]:
+    return {
+        POLICY_SIGNATURE: {"inputs": policy_inputs(d), "outputs": policy_outputs(d)},
+        POLICY_GUIDE_SIGNATURE: {
+            "inputs": [TensorSpec("scores", (d.m_max,), "float32"), TensorSpec("cand_mask", (d.m_max,), "float32")],
+            "outputs": [TensorSpec("guide", (d.m_max,), "float32")],
+        },
+    }
+
+
 def signature_specs(d: Dims) -> dict[str, dict[str, list[TensorSpec]]]:
     return {
         SCORE_SIGNATURE: {"inputs": score_inputs(d), "outputs": score_outputs(d)},
