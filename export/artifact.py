@@ -79,6 +79,11 @@ def keras_score_outputs(model, score_inputs: dict[str, np.ndarray], dims: C.Dims
         "cand_ids": score_inputs["cand_ids"].reshape(p * m, -1),
         "context": np.repeat(score_inputs["context"], m, axis=0),
     }
+    short = model.config.prefix_len - rows["prefix_mask"].shape[1]
+    if short > 0:  # an export with a smaller L_max than the ranker's: pad with empty prefix slots
+        for name in ("prefix_dense", "prefix_ids", "prefix_mask"):
+            x = rows[name]
+            rows[name] = np.concatenate([x, np.zeros((x.shape[0], short, *x.shape[2:]), x.dtype)], axis=1)
     probs = np.asarray(model.predict(rows, batch_size=4096, verbose=0)).reshape(p, m, 3)
     probs = probs * score_inputs["cand_mask"][:, :, None]
     return {name: probs[:, :, i].astype(np.float32) for i, name in enumerate(C.SCORE_OUTPUTS)}

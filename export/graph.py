@@ -45,6 +45,19 @@ def make_functions(model, search: SearchConfig):
     d = search.dims
     m, k, plen = d.m_max, search.beam_size, d.prefix_len
     n_steps_max = d.l_max
+    model_plen = model.config.prefix_len
+    if plen > model_plen:
+        raise ValueError(f"`max_steps` must be <= the ranker's L_max = {model_plen + 1}, got {n_steps_max}")
+    if k > m:
+        raise ValueError(f"`beam_size` must be <= `max_candidates` = {m}, got {k}")
+
+    def prefix_crosses(cand_ids, prefix_ids, prefix_mask):
+        """The model's prefix crosses over this export's P slots, padded with empty slots up to
+        the P the ranker was trained with (an empty slot contributes exactly zeros)."""
+        cross = model.prefix_crosses(cand_ids, prefix_ids, prefix_mask)
+        if plen == model_plen:
+            return cross
+        return tf.concat([cross, tf.zeros([tf.shape(cross)[0], (model_plen - plen) * C.N_IDS])], axis=1)
 
     def _encode(hist_dense, hist_ids, hist_mask, cand_dense, cand_ids, context):
         cand_e = model.embed_items(cand_dense, cand_ids)  # [M, D]
@@ -64,7 +77,7 @@ def make_functions(model, search: SearchConfig):
         pe = model.embed_items(prefix_dense * pm[:, None], prefix_ids * tf.cast(pm[:, None], tf.int32))
         _, pk, pv = model.prefix_projections(pe)  # [P, HD]
         pid = _tile_rows(prefix_ids * tf.cast(pm[:, None], tf.int32), m)
-        cross = model.prefix_crosses(cand_ids, pid, _tile_rows(pm, m))
+        cross = prefix_crosses(cand_ids, pid, _tile_rows(pm, m))
         probs = model.head(repr_, q, _tile_rows(pk, m), _tile_rows(pv, m), _tile_rows(pm, m), cross)
         probs = probs * cand_mask[:, None]
         return {
@@ -102,7 +115,7 @@ def make_functions(model, search: SearchConfig):
             pm_rows = tf.tile(pmask[None, :], [k * m, 1])
             pid = tf.gather(ids_ext, slot)  # [k, P, N_IDS]
             pid_rows = tf.reshape(tf.tile(pid[:, None], [1, m, 1, 1]), [k * m, plen, C.N_IDS])
-            cross = model.prefix_crosses(ids_rows, pid_rows, pm_rows)
+            cross = prefix_crosses(ids_rows, pid_rows, pm_rows)
             p_hn, p_ev, p_like = (tf.reshape(o, [k, m]) for o in
                                   model.head_outputs(repr_rows, q_rows, pk_rows, pv_rows, pm_rows, cross))
             gain = alpha * p_ev + beta * p_like
@@ -129,8 +142,8 @@ def make_functions(model, search: SearchConfig):
         pv0 = tf.tile(v0[None], [m, plen, 1])
         h1, e1, l1 = (tf.reshape(o, [m]) for o in
                       model.head_outputs(repr_, q, pk0, pv0, tf.zeros([m, plen]),
-                                         model.prefix_crosses(cand_ids, tf.zeros([m, plen, C.N_IDS], tf.int32),
-                                                              tf.zeros([m, plen]))))
+                                         prefix_crosses(cand_ids, tf.zeros([m, plen, C.N_IDS], tf.int32),
+                                                        tf.zeros([m, plen]))))
         ext1 = 0.0 + 1.0 * (alpha * e1 + beta * l1)
         vals1, idx1 = tf.math.top_k(tf.where(cmask, ext1, NEG), k)
         live1 = ar_k < tf.minimum(n_valid, k)

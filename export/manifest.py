@@ -47,8 +47,9 @@ def embedded_copy(manifest: dict) -> bytes:
     return json.dumps({k: v for k, v in manifest.items() if k not in EMBED_EXCLUDES}, sort_keys=True).encode()
 
 
-#: manifest keys that are not embedded in the TFLite metadata
-EMBED_EXCLUDES = ("files", "size_bytes")
+#: manifest keys that are not embedded in model.tflite's metadata (``policy`` describes
+#: policy.tflite, added later by ``export.policy_export``, which embeds that section in its own file)
+EMBED_EXCLUDES = ("files", "size_bytes", "policy")
 
 
 def finalize(manifest: dict, artifact_dir: str | Path, files: list[str]) -> dict:

@@ -22,6 +22,7 @@ import numpy as np
 from device_runtime import contract as C
 from device_runtime.artifact import (
     MODEL,
+    POLICY,
     SAMPLES,
     ArtifactError,
     check_signatures,
@@ -173,6 +174,10 @@ def verify_artifact(artifact_dir: str | Path, extra_pages: int = 200, seed: int 
                     worst = max(worst, float(np.max(np.abs(out[name] - samples[f"keras.{name}"][i]))))
             tol = SCORE_TOL.get(manifest.get("quantization", "none"), 1e-5)
             rep.add("score = Keras model", worst <= tol, f"max |Δp| {worst:.2e} (tolerance {tol:g}, quantization {manifest.get('quantization')})")
+    if POLICY in manifest["files"]:  # the compact policy (reelrank export-policy)
+        from export.policy_export import verify_policy
+
+        verify_policy(root, manifest, rep)
     return rep
 
 

@@ -79,6 +79,9 @@ def _simulate_logs_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, required=True, help="output Parquet file")
     p.add_argument("--history", type=int, default=8, help="N_h, watched videos kept (default 8)")
     p.add_argument("--max-steps", type=int, default=6, help="L_max (prefix holds L_max - 1)")
+    p.add_argument("--explore-show", type=float, default=0.0,
+                   help="probability the logging client shows a random cached video instead of the "
+                        "server's next one (default 0: pure server order)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _world_args(p)
 
@@ -93,13 +96,14 @@ def _simulate_logs(args: argparse.Namespace) -> int:
     if args.sessions < 1:
         raise SystemExit(f"error: --sessions must be >= 1, got {args.sessions}")
     world = load_world(args)
-    cfg = LogConfig(args.sessions, args.seed, args.world_seed, args.history, args.max_steps)
+    cfg = LogConfig(args.sessions, args.seed, args.world_seed, args.history, args.max_steps, args.explore_show)
     t0 = time.perf_counter()
     logs = simulate_logs(cfg, world.config, progress=not args.quiet, world=world)
     seconds = time.perf_counter() - t0
     meta = {
         **world_meta(args, world),
         "seed": args.seed, "sessions": args.sessions, "n_history": args.history, "l_max": args.max_steps,
+        "explore_show": args.explore_show,
     }
     write_parquet(logs, args.out, meta)
     rates = label_rates(logs)

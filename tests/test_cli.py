@@ -35,7 +35,12 @@ def test_simulate_logs_accepts_world_config(tmp_path):
 
 
 def test_demo_prints_a_summary(tmp_path):
-    out = run_cli("demo", "--sessions", "40", "--workdir", str(tmp_path), "--json", str(tmp_path / "s.json")).stdout
+    out = run_cli("demo", "--sessions", "40", "--log-sessions", "150", "--emulate-sessions", "8", "--ranker-preset", "tiny",
+                  "--ranker-epochs", "1", "--workdir", str(tmp_path), "--json", str(tmp_path / "s.json")).stdout
     assert "ReelRank demo summary" in out and "effective-view rate" in out
     summary = json.loads((tmp_path / "s.json").read_text())
     assert summary["logs"]["impressions"] > 0
+    assert summary["export"]["verify"]["ok"] is True
+    assert set(summary["emulate"]["strategies"]) == {"server", "greedy", "adaptive_beam"}
+    for step in ("world", "logs", "ranker", "export", "verify", "emulate"):
+        assert f"\n{step} " in out, step

@@ -7,5 +7,6 @@ from reelrank.commands import (  # noqa: F401
     emulate,
     export_cmds,
     kuairand,
+    policy,
     ranker,
 )

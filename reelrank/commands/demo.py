@@ -13,7 +13,11 @@ from reelrank.cli import command
 
 
 def _args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--sessions", type=int, default=400, help="sessions per step (default 400)")
+    p.add_argument("--sessions", type=int, default=300, help="sessions to measure the world on (default 300)")
+    p.add_argument("--log-sessions", type=int, default=3000,
+                   help="logged sessions the ranker trains on (default 3000, exploring client 0.3)")
+    p.add_argument("--emulate-sessions", type=int, default=300,
+                   help="paired sessions per strategy in the emulator (default 300)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workdir", type=Path, default=None, help="keep outputs here (default: temp dir)")
     p.add_argument("--json", type=Path, default=None, help="also write the summary as JSON")
@@ -55,13 +59,13 @@ def _demo(args: argparse.Namespace) -> int:
          f"{stats['feedback_minus_blind']['mean']:+.2f} ± {stats['feedback_minus_blind']['ci95']:.2f}"),
     ]
 
-    print(f"[2] logs: simulating {args.sessions} logged sessions ...", flush=True)
+    print(f"[2] logs: simulating {args.log_sessions} logged sessions ...", flush=True)
     t0 = time.perf_counter()
-    logs = simulate_logs(LogConfig(sessions=args.sessions, seed=args.seed))
+    logs = simulate_logs(LogConfig(sessions=args.log_sessions, seed=args.seed, explore_show=0.3))
     secs = time.perf_counter() - t0
     log_path = workdir / "logs.parquet"
     write_parquet(logs, log_path, {"world": "synthetic", "world_seed": 0, "seed": args.seed,
-                                   "sessions": args.sessions})
+                                   "sessions": args.log_sessions, "explore_show": 0.3})
     rates = label_rates(logs)
     summary["logs"] = {**rates, "impressions_per_s": logs.n / secs, "path": str(log_path)}
     rows += [
@@ -74,12 +78,57 @@ def _demo(args: argparse.Namespace) -> int:
           flush=True)
     rows += _train_ranker_step(args, logs, workdir / "ranker", summary)
 
+    print("[4] export: TFLite artifact with in-graph adaptive beam search ...", flush=True)
+    rows += _export_step(workdir / "ranker", workdir / "artifact", summary)
+
+    print(f"[5] emulate: {args.emulate_sessions} paired sessions on an unseen world seed ...", flush=True)
+    rows += _emulate_step(args, workdir / "artifact", summary)
+
     print(f"\nReelRank demo summary (synthetic world, world_seed 0, seed {args.seed})")
     print(_table(rows))
     print(f"\noutputs in {workdir}")
     if args.json:
         args.json.write_text(json.dumps(summary, indent=2))
     return 0
+
+
+def _export_step(run_dir: Path, art: Path, summary: dict) -> list[tuple[str, str, str]]:
+    from export.artifact import ExportConfig, export_artifact
+    from export.verify import verify_artifact
+
+    manifest = export_artifact(run_dir, art, ExportConfig(sample_pages=64), log=lambda *a: None)
+    rep = verify_artifact(art, extra_pages=64, log=lambda *a: None)
+    f = manifest["flops"]
+    summary["export"] = {"size_bytes": manifest["size_bytes"], "flops": f, "stability": manifest["stability"],
+                         "verify": rep.to_json()}
+    return [
+        ("export", "model.tflite bytes / params", f"{manifest['size_bytes']['model.tflite']:,} / {manifest['params']:,}"),
+        ("export", "FLOPs per rerank, hoisted vs not", f"{f['per_rerank_hoisted']:,.0f} vs {f['per_rerank_not_hoisted']:,.0f}"),
+        ("export", "mean search steps at threshold 0.95", f"{manifest['stability']['mean_steps']:.2f}"),
+        ("verify", "checks passed", f"{sum(c.ok for c in rep.checks)} / {len(rep.checks)}"),
+    ]
+
+
+def _emulate_step(args: argparse.Namespace, art: Path, summary: dict) -> list[tuple[str, str, str]]:
+    from device_runtime.emulator import EmulatorConfig, run_emulator, summarize
+    from device_runtime.reranker import Reranker
+    from device_runtime.world import SyntheticWorld
+
+    strategies = ("server", "greedy", "adaptive_beam")
+    cfg = EmulatorConfig(sessions=args.emulate_sessions, seed=args.seed + 1, strategies=strategies)
+    res = summarize(run_emulator(SyntheticWorld(world_seed=1), Reranker(art), cfg, progress=False))
+    summary["emulate"] = res
+    rows = []
+    for name in strategies:
+        st = res["strategies"][name]
+        rows.append(("emulate", f"total reward, {name} (mean ± 95% CI)",
+                     f"{st['total_reward']['mean']:.2f} ± {st['total_reward']['ci95']:.2f}"))
+    for pair in ("greedy-server", "adaptive_beam-server", "adaptive_beam-greedy"):
+        d = res["paired"][pair]["total_reward"]
+        rows.append(("emulate", f"paired {pair}", f"{d['mean']:+.2f} ± {d['ci95']:.2f}"))
+    st = res["strategies"]["adaptive_beam"]
+    rows.append(("emulate", "adaptive_beam steps / latency p50 µs", f"{st['mean_steps']:.2f} / {st['latency_us']['p50']:,.0f}"))
+    return rows
 
 
 def _train_ranker_step(args: argparse.Namespace, logs, run_dir: Path, summary: dict) -> list[tuple[str, str, str]]:

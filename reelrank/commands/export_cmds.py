@@ -20,6 +20,8 @@ def _export_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--onnx", action="store_true", help="also write model.onnx (rerank)")
     p.add_argument("--sample-pages", type=int, default=128, help="pages in sample_inputs.npz (>= 64)")
     p.add_argument("--quant-pages", type=int, default=1000, help="pages for the quantization report")
+    p.add_argument("--quant-log-sessions", type=int, default=300,
+                   help="logged sessions whose impressions measure the AUC change of a quantized model")
 
 
 @command("export", "export a trained ranker to a TFLite artifact with in-graph adaptive beam search",
@@ -42,7 +44,7 @@ def _export(args: argparse.Namespace) -> int:
     if args.quantize != "none":
         from export.quant_report import quant_report
 
-        rep = quant_report(args.ranker, args.out, pages=args.quant_pages)
+        rep = quant_report(args.ranker, args.out, pages=args.quant_pages, log_sessions=args.quant_log_sessions)
         (args.out / "quantization_report.json").write_text(json.dumps(rep, indent=2))
         print("\nQuantization report (vs float32):")
         print(json.dumps(rep, indent=2))

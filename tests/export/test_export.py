@@ -158,3 +158,16 @@ def test_verify_passes_and_a_tampered_artifact_fails(tiny_artifact, tmp_path):
     assert e.value.reason == "hash_mismatch"
     with pytest.raises(AssertionError, match="exited 1"):
         run_cli("verify", str(bad), "--extra-pages", "5")
+
+
+def test_export_cli_writes_an_artifact_with_report(tiny_run, tmp_path):
+    out = tmp_path / "art"
+    proc = run_cli("export", "--ranker", str(tiny_run), "--out", str(out), "--max-candidates", "9", "--beam-size", "2",
+                   "--max-steps", "4", "--sample-pages", "64", "--quantize", "fp16", "--quant-pages", "20",
+                   "--quant-log-sessions", "10", "--onnx")
+    m = load_manifest(out)
+    assert m["dims"]["m_max"] == 9 and m["beam_size"] == 2 and m["dims"]["l_max"] == 4 and m["quantization"] == "fp16"
+    assert "FLOPs per rerank" in proc.stdout and "mean stability" in proc.stdout
+    rep = json.loads((out / "quantization_report.json").read_text())
+    assert rep["pages"] > 0 and "kendall_tau_mean" in rep
+    assert (out / "model.onnx").exists()

@@ -76,3 +76,29 @@ def test_reading_a_non_log_fails_clearly(tmp_path):
         read_parquet(p)
     with pytest.raises(FileNotFoundError):
         read_parquet(tmp_path / "missing.parquet")
+
+
+def test_exploring_logging_client_varies_orders_with_exact_propensities():
+    base = simulate_logs(LogConfig(sessions=40, seed=5), progress=False)
+    expl = simulate_logs(LogConfig(sessions=40, seed=5, explore_show=0.5), progress=False)
+    # same users; the shown videos differ once the client explores
+    assert np.array_equal(np.unique(base.user_id), np.unique(expl.user_id))
+    assert not np.array_equal(base.video_id[:200], expl.video_id[:200])
+    # propensity = server placement × show probability: some rows now carry eps / n_cache factors
+    assert (expl.propensity < base.propensity.min() - 1e-9).any() or (expl.propensity < 0.5).mean() > (base.propensity < 0.5).mean()
+    with pytest.raises(ValueError, match="`explore_show` must be in"):
+        LogConfig(explore_show=1.5)
+
+
+def test_exploring_rule_probabilities_hand_derived():
+    from training.data.synthetic_logs import exploring_rule
+
+    class S:
+        cache = [0, 1, 2, 3]
+
+    probs: list[float] = []
+    rule = exploring_rule(0.2, np.random.default_rng(0), probs)
+    picks = [rule(S, None) for _ in range(2000)]
+    # P(show index 0) = 0.8 + 0.2/4 = 0.85; any other index 0.05
+    assert abs(np.mean(np.array(picks) == 0) - 0.85) < 0.03
+    assert set(np.round(probs, 6)) <= {0.85, 0.05}

@@ -71,6 +71,29 @@ class LogConfig:
     """N_h of the logged histories."""
     l_max: int = C.L_MAX_DEFAULT
     """L_max: prefixes hold up to L_max - 1 videos."""
+    explore_show: float = 0.0
+    """Probability that the logging client shows a uniformly drawn cached video instead of the
+    server's next one. 0 logs the pure server order; > 0 varies the orders within pages, so a
+    ranker can learn what an already-placed video does to the next one (under server order,
+    same-topic videos cluster and the prefix's effect is confounded). The logged propensity is
+    then the server's placement probability times the client's probability of showing it."""
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.explore_show <= 1.0:
+            raise ValueError(f"`explore_show` must be in [0, 1], got {self.explore_show}")
+
+
+def exploring_rule(eps: float, rng: np.random.Generator, show_prob: list[float]):
+    """A logging rule: the server's next video with probability 1 - eps, else a uniform cached
+    one; appends the probability of each choice to ``show_prob``."""
+
+    def choose(state, session) -> int:
+        n = len(state.cache)
+        i = int(rng.integers(0, n)) if eps > 0 and rng.random() < eps else 0
+        show_prob.append((1.0 - eps) * (i == 0) + eps / n)
+        return i
+
+    return choose
 
 
 def session_rows(imps: list[Impression], rng: np.random.Generator, l_max: int) -> list[tuple[int, int]]:
@@ -97,7 +120,13 @@ def simulate_logs(
     cols: dict[str, list] = {name: [] for name in LogArrays._fields}
     for s in tqdm(range(cfg.sessions), desc="simulate-logs", unit="session", disable=not progress):
         sess = world.new_session(cfg.seed, s)
-        imps = run_session(world, sess, n_history=cfg.n_history)
+        show_prob: list[float] = []
+        if cfg.explore_show > 0:
+            explore = np.random.default_rng(np.random.SeedSequence([cfg.seed, s, 0xE7]))
+            imps = run_session(world, sess, exploring_rule(cfg.explore_show, explore, show_prob),
+                               n_history=cfg.n_history)
+        else:
+            imps = run_session(world, sess, n_history=cfg.n_history)
         rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, s, 0xA9C]))
         for t, a in session_rows(imps, rng, cfg.l_max):
             imp, anchor = imps[t], imps[a]
@@ -130,7 +159,7 @@ def simulate_logs(
             cols["effective_view"].append(r.effective_view)
             cols["like"].append(r.like)
             cols["watch_ratio"].append(r.watch_ratio)
-            cols["propensity"].append(imp.propensity)
+            cols["propensity"].append(imp.propensity * (show_prob[t] if show_prob else 1.0))
             cols["true_p_has_next"].append(r.p_has_next)
             cols["true_p_effective_view"].append(r.p_ev)
             cols["true_p_like"].append(r.p_like)

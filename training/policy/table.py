@@ -1,0 +1,247 @@
+"""The policy table (HAC's Table 2 format): every algorithm trained with several seeds on the
+training world, evaluated on held-out world seeds next to the ranker's strategies, on the same
+users (paired sessions), total reward and depth as mean ± 95% CI.
+
+Evaluation sessions are ``world.new_session(0, i)`` of each held-out world, the same for every
+row, so paired differences (HAC − DDPG, HAC − SL) compare the same users; seed j of one algorithm
+is paired with seed j of another. Every row plays the same ``FeedEnv`` (depth cap, paging).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from device_runtime.policy_env import EnvConfig
+from device_runtime.world_stats import mean_ci95
+from training.policy import common as U
+
+ALGOS = ("hac", "ddpg", "sl", "reinforce_topk")
+RANKER_STRATEGIES = ("server", "greedy", "adaptive_beam")
+METRICS = ("total_reward", "depth")
+#: default update budgets of the table (each a few tens of seconds on 2 cores)
+DEFAULT_STEPS = {"hac": 1200, "ddpg": 1200, "sl": 1200, "reinforce_topk": 1200}
+
+
+@dataclass(frozen=True)
+class TableConfig:
+    """What the table trains and evaluates."""
+
+    algos: tuple[str, ...] = ALGOS
+    """Algorithms to train."""
+    seeds: tuple[int, ...] = (0, 1, 2)
+    """Training seeds per algorithm (>= 3 for the table's claim)."""
+    steps: int | None = None
+    """Updates per training run; None = ``DEFAULT_STEPS`` per algorithm."""
+    eval_worlds: tuple[int, ...] = (1001, 1002, 1003)
+    """Held-out world seeds (catalog and users never seen in training)."""
+    eval_sessions: int = 100
+    """Evaluation sessions per held-out world."""
+    artifact: Path | None = None
+    """Ranker artifact for the ranker strategies (and policy export); None = server order only."""
+    strategies: tuple[str, ...] = RANKER_STRATEGIES
+    """Ranker strategies to evaluate (need ``artifact`` except ``server``)."""
+    policy_beam: bool = True
+    """Export each HAC seed into a copy of the artifact and evaluate ``policy`` (TFLite) and
+    ``policy_beam`` too."""
+    beam_lambda: float = 0.5
+    """λ of the policy-guided beam search."""
+    slate: int = 1
+    """n: videos per action."""
+    depth_cap: int = 50
+    """Episode length cap."""
+    log_sessions: int = 600
+    """Logged sessions for the offline learners (sl, reinforce_topk)."""
+    extra: dict = field(default_factory=dict)
+    """Per-algorithm Args overrides: {algo: {field: value}}."""
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.algos) - set(ALGOS))
+        if unknown:
+            raise ValueError(f"`algos` must be among {ALGOS}, got {unknown}")
+        if not self.seeds:
+            raise ValueError("`seeds` must name at least one seed, got none")
+        if self.eval_sessions < 2:
+            raise ValueError(f"`eval_sessions` must be >= 2, got {self.eval_sessions}")
+        if self.artifact is None and set(self.strategies) - {"server"}:
+            raise ValueError(f"`strategies` {sorted(set(self.strategies) - {'server'})} need a ranker `artifact`")
+
+
+def algo_module(name: str):
+    from training.policy import ddpg, hac, reinforce_topk, sl
+
+    return {"hac": hac, "ddpg": ddpg, "sl": sl, "reinforce_topk": reinforce_topk}[name]
+
+
+def make_args(algo: str, seed: int, steps: int, cfg: TableConfig, progress: bool):
+    mod = algo_module(algo)
+    kw = dict(seed=seed, steps=steps, slate=cfg.slate, depth_cap=cfg.depth_cap, progress=progress,
+              eval_every=max(steps // 4, 1), eval_sessions=32)
+    if algo in ("sl", "reinforce_topk"):
+        kw["log_sessions"] = cfg.log_sessions
+    kw.update(cfg.extra.get(algo, {}))
+    return mod.Args(**kw)
+
+
+def evaluate_on_worlds(rule: U.BatchRule, cfg: TableConfig, env_cfg: EnvConfig) -> dict[str, np.ndarray]:
+    """Per-session outcomes over every held-out world, concatenated in (world, session) order."""
+    parts = [U.evaluate(rule, U.world_for(w), env_cfg, cfg.eval_sessions) for w in cfg.eval_worlds]
+    return {name: np.concatenate([getattr(p, name) for p in parts]) for name in U.EvalResult._fields}
+
+
+def reranker_rule(reranker, strategy: str, slate: int) -> U.BatchRule:
+    """A rule that asks the device runtime's ``Reranker`` for every row (a fallback serves the
+    server order, as on the device)."""
+
+    def rule(obs):
+        out = np.zeros((obs["cand_mask"].shape[0], slate), np.int64)
+        for i in range(out.shape[0]):
+            r = reranker.rerank_page({k: v[i] for k, v in obs.items()}, strategy)
+            order = np.asarray(r.order)
+            out[i, : min(slate, order.size)] = order[:slate]
+        return out
+
+    return rule
+
+
+def _row(values: list[dict[str, np.ndarray]], kind: str, wall_s: float, extra: dict | None = None) -> dict:
+    """Aggregate a row: pooled per-session mean ± 95% CI, per-seed means."""
+    row: dict = {"kind": kind, "seeds": len(values), "wall_s": wall_s, **(extra or {})}
+    for m in METRICS + ("effective_views", "likes"):
+        pooled = np.concatenate([v[m] for v in values])
+        mean, ci = mean_ci95(pooled)
+        seed_means = [float(v[m].mean()) for v in values]
+        s_mean, s_ci = mean_ci95(np.asarray(seed_means))
+        row[m] = {"mean": mean, "ci95": ci, "seed_means": seed_means, "seed_ci95": s_ci, "n_sessions": int(pooled.size)}
+    return row
+
+
+def paired(a: list[dict[str, np.ndarray]], b: list[dict[str, np.ndarray]], metric: str) -> dict:
+    """a − b per session (seed j with seed j; a single-run row pairs with every seed)."""
+    n = max(len(a), len(b))
+    diffs = np.concatenate([a[j % len(a)][metric] - b[j % len(b)][metric] for j in range(n)])
+    mean, ci = mean_ci95(diffs)
+    return {"mean": mean, "ci95": ci, "n": int(diffs.size)}
+
+
+def run_table(cfg: TableConfig, out_dir: str | Path, *, progress: bool = True, log: Callable[[str], None] = print) -> dict:
+    """Train, evaluate, and write ``policy_table.json`` and ``policy_table.md`` to ``out_dir``."""
+    from device_runtime.reranker import Reranker
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    env_cfg = EnvConfig(slate=cfg.slate, depth_cap=cfg.depth_cap)
+    t_all = time.perf_counter()
+    results: dict[str, list[dict[str, np.ndarray]]] = {}
+    rows: dict[str, dict] = {}
+    runs: dict[str, list[Path]] = {}
+
+    # ---- the ranker's strategies (one run each: nothing to seed) ----------------------------------------
+    reranker = Reranker(cfg.artifact) if cfg.artifact is not None else None
+    for strat in cfg.strategies:
+        t0 = time.perf_counter()
+        if strat == "server" and reranker is None:
+            def rule(obs):
+                return np.zeros((obs["cand_mask"].shape[0], cfg.slate), np.int64)
+        else:
+            rule = reranker_rule(reranker, strat, cfg.slate)
+        results[strat] = [evaluate_on_worlds(rule, cfg, env_cfg)]
+        rows[strat] = _row(results[strat], "ranker strategy", time.perf_counter() - t0,
+                           {"fallbacks": dict(reranker.fallbacks) if reranker else {}})
+        log(f"[policy-table] {strat}: total reward {rows[strat]['total_reward']['mean']:.3f}")
+
+    # ---- the policies --------------------------------------------------------------------------------
+    for algo in cfg.algos:
+        steps = cfg.steps or DEFAULT_STEPS[algo]
+        results[algo], runs[algo], train_s, params = [], [], 0.0, 0
+        for seed in cfg.seeds:
+            t0 = time.perf_counter()
+            run_dir = out / "runs" / f"{algo}_seed{seed}"
+            model, _ = algo_module(algo).train(make_args(algo, seed, steps, cfg, progress), run_dir)
+            train_s += time.perf_counter() - t0
+            params = int(model.count_params())
+            results[algo].append(evaluate_on_worlds(U.greedy_rule(U.Actor(model, 64), cfg.slate), cfg, env_cfg))
+            runs[algo].append(run_dir)
+            log(f"[policy-table] {algo} seed {seed}: total reward {results[algo][-1]['total_reward'].mean():.3f} "
+                f"({time.perf_counter() - t0:.0f} s)")
+        rows[algo] = _row(results[algo], "policy (Keras, greedy top-n)", train_s,
+                          {"steps": steps, "params": params, "runs": [str(p) for p in runs[algo]]})
+
+    # ---- the exported HAC policy on the device runtime, and policy-guided beam search ----------------
+    if cfg.policy_beam and cfg.artifact is not None and "hac" in runs:
+        from device_runtime.reranker import Reranker
+        from export.policy_export import PolicyExportConfig, export_policy
+
+        for strat in ("policy", "policy_beam"):
+            results[strat] = []
+        t_dev = {"policy": 0.0, "policy_beam": 0.0}
+        for run_dir in runs["hac"]:
+            tmp = Path(tempfile.mkdtemp(prefix="policy_table_art_"))
+            try:
+                for f in Path(cfg.artifact).iterdir():
+                    if f.is_file():
+                        shutil.copy2(f, tmp / f.name)
+                export_policy(run_dir, tmp, PolicyExportConfig(beam_lambda=cfg.beam_lambda, sample_pages=16),
+                              log=lambda *a: None)
+                rr = Reranker(tmp)
+                for strat in ("policy", "policy_beam"):
+                    t0 = time.perf_counter()
+                    results[strat].append(evaluate_on_worlds(reranker_rule(rr, strat, cfg.slate), cfg, env_cfg))
+                    t_dev[strat] += time.perf_counter() - t0
+                fb = dict(rr.fallbacks)
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+        rows["policy"] = _row(results["policy"], "hac exported (policy.tflite via the device runtime)",
+                              t_dev["policy"], {"fallbacks": fb})
+        rows["policy_beam"] = _row(results["policy_beam"], f"policy-guided beam search (λ = {cfg.beam_lambda:g})",
+                                   t_dev["policy_beam"], {"fallbacks": fb})
+
+    # ---- paired comparisons ----------------------------------------------------------------------------
+    comparisons = {}
+    for a, b in (("hac", "ddpg"), ("hac", "sl"), ("hac", "reinforce_topk"), ("sl", "greedy"),
+                 ("hac", "server"), ("policy_beam", "adaptive_beam"), ("policy", "hac")):
+        if a in results and b in results:
+            comparisons[f"{a} - {b}"] = {m: paired(results[a], results[b], m) for m in METRICS}
+    report = {
+        "config": {**{k: (str(v) if isinstance(v, Path) else v) for k, v in cfg.__dict__.items()},
+                   "steps_per_algo": {a: cfg.steps or DEFAULT_STEPS[a] for a in cfg.algos}},
+        "rows": rows, "paired": comparisons, "wall_s": time.perf_counter() - t_all,
+    }
+    (out / "policy_table.json").write_text(json.dumps(report, indent=2, default=_json_default))
+    (out / "policy_table.md").write_text(format_table(report) + "\n")
+    return report
+
+
+def _json_default(x):
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, Path):
+        return str(x)
+    raise TypeError(f"not JSON serialisable: {type(x).__name__}")
+
+
+def format_table(report: dict) -> str:
+    c = report["config"]
+    lines = [f"Held-out worlds {c['eval_worlds']} × {c['eval_sessions']} sessions each (paired users), "
+             f"depth cap {c['depth_cap']}, slate {c['slate']}; mean ± 95% CI over sessions pooled across seeds; "
+             f"seed means in brackets.", "",
+             "| row | kind | seeds | total reward | depth | seed means (total reward) |", "|---|---|---|---|---|---|"]
+    for name, r in report["rows"].items():
+        tr, dp = r["total_reward"], r["depth"]
+        seeds = ", ".join(f"{v:.2f}" for v in tr["seed_means"])
+        lines.append(f"| {name} | {r['kind']} | {r['seeds']} | {tr['mean']:.3f} ± {tr['ci95']:.3f} "
+                     f"| {dp['mean']:.2f} ± {dp['ci95']:.2f} | [{seeds}] |")
+    if report["paired"]:
+        lines += ["", "| paired difference | total reward | depth |", "|---|---|---|"]
+        for pair, d in report["paired"].items():
+            lines.append(f"| {pair} | {d['total_reward']['mean']:+.3f} ± {d['total_reward']['ci95']:.3f} "
+                         f"| {d['depth']['mean']:+.2f} ± {d['depth']['ci95']:.2f} |")
+    lines += ["", f"wall {report['wall_s']:.0f} s; updates per run {c['steps_per_algo']}"]
+    return "\n".join(lines)
