@@ -220,7 +220,7 @@ def prepare(runtime: str, art: Path, batch: dict, threads: int, dims: C.Dims, k:
         return Prepared(lambda i: {k2: v.numpy() for k2, v in fn(**tensors[i]).items()}, init)
     if runtime == "policy":
         if not (art / POLICY).exists():
-            return "no policy.tflite in the artifact (the policy issue is not done)"
+            return "no policy.tflite in the artifact (add one with `reelrank export-policy`)"
         t0 = time.perf_counter_ns()
         runner = SignatureRunner(load_interpreter(art / POLICY, threads=threads), C.POLICY_SIGNATURE)
         init = (time.perf_counter_ns() - t0) / 1e3

@@ -44,3 +44,9 @@ def test_demo_prints_a_summary(tmp_path):
     assert set(summary["emulate"]["strategies"]) == {"server", "greedy", "adaptive_beam"}
     for step in ("world", "logs", "ranker", "export", "verify", "emulate"):
         assert f"\n{step} " in out, step
+
+
+def test_simulate_logs_with_an_exploring_client(tmp_path):
+    out = json.loads(run_cli("simulate-logs", "--sessions", "30", "--seed", "3", "--explore-show", "0.3",
+                             "--out", str(tmp_path / "l.parquet"), "--quiet").stdout)
+    assert out["impressions"] > 30

@@ -38,6 +38,8 @@ def test_latency_all_runtimes_side_by_side_with_variants(art, tmp_path):
     assert res["numpy_gemm_gflops_1core"] > 0
     assert res["scaling"]["latency_vs_k_l_m"]["points"] == 2
     assert "python_beam" in proc.stdout and (out.with_suffix(".png")).exists()
+    rep = run_cli("bench", "report", "--json", str(out)).stdout
+    assert "| tflite_xnnpack | 16 | 4 | 1 |" in rep and "Ratios of p50" in rep
     # all runtimes reranked the same pages to the same orders
     from benchmarks.latency import pages_for, prepare
     from device_runtime.artifact import dims_of, load_manifest
@@ -55,6 +57,8 @@ def test_steps_table_format(art, tmp_path):
     from benchmarks.scaling import steps_markdown, steps_table
 
     t = steps_table(art, runs=10)
+    (tmp_path / "steps.json").write_text(json.dumps(t))
+    assert "mean stability" in run_cli("bench", "report", "--json", str(tmp_path / "steps.json")).stdout
     assert len(t["relative_latency_by_step"]) == 6 and t["relative_latency_by_step"][0] == 1.0
     assert 0 < t["adaptive_over_fixed"]["list_reward"] <= 1.0 + 1e-6
     assert "relative latency" in steps_markdown(t)

@@ -135,7 +135,8 @@ def test_subsets_are_user_disjoint_and_load_the_same_rows(tmp_path):
 
 
 def test_cli_split_and_info(tmp_path):
-    out = json.loads(run_cli("kuairand-split", "--data", str(SLICE), "--out", str(tmp_path), "--trim-tables").stdout)
+    out = json.loads(run_cli("kuairand-split", "--data", str(SLICE), "--out", str(tmp_path), "--trim-tables",
+                              "--eval-fraction", "0.2", "--seed", "0").stdout)
     assert out["train"]["users"] + out["eval"]["users"] == 55
     assert out["train"]["rows"] + out["eval"]["rows"] == 1846
     info = json.loads(run_cli("kuairand-info", "--data", str(tmp_path / "eval")).stdout)

@@ -2,6 +2,7 @@
 its run (weights, metrics.json with stable metric names, curves.png); the table aggregates seeds."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -59,3 +60,13 @@ def test_table_pools_three_seeds_and_pairs_sessions(tmp_path):
     assert rep["rows"]["server"]["seeds"] == 1
     assert json.loads((tmp_path / "policy_table.json").read_text())["rows"]["sl"]["seeds"] == 3
     assert "| sl |" in (tmp_path / "policy_table.md").read_text()
+
+
+def test_policy_table_command_runs_on_a_tiny_budget(tmp_path):
+    from tests.conftest import run_cli
+
+    artifact = Path(__file__).resolve().parents[1] / "golden" / "device_artifact"
+    run_cli("policy-table", "--artifact", str(artifact), "--out", str(tmp_path), "--quiet", "--algos", "sl",
+            "--seeds", "1", "--steps", "3", "--eval-worlds", "1001", "--eval-sessions", "2", "--no-policy-beam")
+    rep = json.loads((tmp_path / "policy_table.json").read_text())
+    assert "sl" in rep["rows"] and "server" in rep["rows"]
