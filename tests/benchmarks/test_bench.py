@@ -22,7 +22,8 @@ def art(tmp_path_factory):
 
 def test_latency_all_runtimes_side_by_side_with_variants(art, tmp_path):
     out = tmp_path / "lat.json"
-    proc = run_cli("bench", "latency", "--artifact", str(art), "--candidates", "9,16", "--runs", "30",
+    proc = run_cli("bench", "latency", "--artifact", str(art), "--candidates", "9,16", "--beam-size", "4",
+                   "--threads", "1", "--runs", "30",
                    "--warmup", "5", "--pages", "16", "--json", str(out))
     res = json.loads(out.read_text())
     got = {(r["runtime"], r["m"]) for r in res["results"]}
