@@ -170,3 +170,12 @@ def test_device_side_kuairand_modules_import_only_stdlib_and_numpy():
                 [node.module] if isinstance(node, ast.ImportFrom) and node.module else [])
             for mod in mods:
                 assert mod.split(".")[0] in allowed, f"{name} imports {mod}"
+
+
+def test_emulate_runs_in_the_kuairand_world(tmp_path):
+    artifact = ROOT / "tests" / "golden" / "device_artifact"
+    run_cli("emulate", "--artifact", str(artifact), "--world", "kuairand", "--data-dir", str(SLICE), "--sessions", "3",
+            "--seed", "1", "--strategies", "server,greedy,adaptive_beam", "--json", str(tmp_path / "e.json"), "--quiet")
+    rep = json.loads((tmp_path / "e.json").read_text())
+    assert rep["sessions"] == 3 and set(rep["strategies"]) == {"server", "greedy", "adaptive_beam"}
+    assert rep["world"]["world"] == "kuairand" and "kuairand_calibration" in rep["world"]
