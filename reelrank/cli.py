@@ -147,7 +147,18 @@ def _register_all() -> None:
     from reelrank import commands  # noqa: F401
 
 
+def _quiet_frameworks() -> None:
+    """TensorFlow's C++ INFO lines and Keras's "build() was called" note (our models build by
+    calling them once) drown the progress output; a user's own TF_CPP_MIN_LOG_LEVEL wins."""
+    import os
+    import warnings
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    warnings.filterwarnings("ignore", message=r".*`build\(\)` was called on layer.*")
+
+
 def main(argv: list[str] | None = None) -> int:
+    _quiet_frameworks()
     _register_all()
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -125,43 +125,10 @@ def _logs_args(p: argparse.ArgumentParser) -> None:
 
 
 def log_arrays_from_sessions(sessions, l_max: int):
-    """``training.data.synthetic_logs.LogArrays`` from replayed sessions, row for row as
-    ``simulate_logs`` builds them (same anchor draws from (seed, index)); a test checks equality.
-    ``sessions``: iterable of (user_id, session_id, seed, index, impressions)."""
-    import numpy as np
+    """``training.data.synthetic_logs.log_arrays_from_sessions`` (the one row builder)."""
+    from training.data.synthetic_logs import log_arrays_from_sessions as build
 
-    from device_runtime import contract as C
-    from training.data.synthetic_logs import LogArrays, session_rows
-
-    plen = max(l_max - 1, 1)
-    cols: dict[str, list] = {name: [] for name in LogArrays._fields}
-    for user_id, session_id, seed, index, imps in sessions:
-        rng = np.random.default_rng(np.random.SeedSequence([seed, index, 0xA9C]))
-        for t, a in session_rows(imps, rng, l_max):
-            imp, anchor = imps[t], imps[a]
-            j = t - a
-            pd = np.zeros((plen, C.N_VIDEO_DENSE), C.FLOAT)
-            pi = np.zeros((plen, C.N_IDS), C.INT)
-            pm = np.zeros((plen,), C.FLOAT)
-            for k in range(j):
-                q = imps[a + k]
-                pd[k], pi[k], pm[k] = q.candidates.dense[q.cache_index], q.candidates.ids[q.cache_index], 1.0
-            r = imp.response
-            row = {"user_id": user_id, "session_id": session_id, "position": imp.position, "request": imp.request,
-                   "prefix_len": j, "video_id": imp.video, "hist_dense": anchor.history.dense,
-                   "hist_ids": anchor.history.ids, "hist_mask": anchor.history.mask, "prefix_dense": pd,
-                   "prefix_ids": pi, "prefix_mask": pm, "cand_dense": imp.candidates.dense[imp.cache_index],
-                   "cand_ids": imp.candidates.ids[imp.cache_index], "context": anchor.context,
-                   "has_next": r.has_next, "effective_view": r.effective_view, "like": r.like,
-                   "watch_ratio": r.watch_ratio, "propensity": imp.propensity, "true_p_has_next": r.p_has_next,
-                   "true_p_effective_view": r.p_ev, "true_p_like": r.p_like}
-            for k, v in row.items():
-                cols[k].append(v)
-    ints = {"user_id": np.int64, "session_id": np.int64, "position": np.int32, "request": np.int32,
-            "prefix_len": np.int32, "video_id": np.int64, "hist_ids": np.int32, "prefix_ids": np.int32,
-            "cand_ids": np.int32, "has_next": np.int8, "effective_view": np.int8, "like": np.int8}
-    return LogArrays(**{n: np.asarray(v, dtype=ints.get(n, np.float32)) if v else np.zeros((0,), ints.get(n, np.float32))
-                        for n, v in cols.items()})
+    return build(sessions, l_max)
 
 
 @command("logs-from-events", "replay an event log into a training log (Parquet, as simulate-logs writes)",

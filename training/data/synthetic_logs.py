@@ -116,19 +116,41 @@ def simulate_logs(
     """Log ``cfg.sessions`` sessions of ``world`` (default: the synthetic world of
     ``world_config`` and ``cfg.world_seed``)."""
     world = world if world is not None else SyntheticWorld(world_config, cfg.world_seed)
-    plen = max(cfg.l_max - 1, 1)
+
+    def sessions():
+        for s in tqdm(range(cfg.sessions), desc="simulate-logs", unit="session", disable=not progress):
+            sess = world.new_session(cfg.seed, s)
+            show_prob: list[float] = []
+            if cfg.explore_show > 0:
+                explore = np.random.default_rng(np.random.SeedSequence([cfg.seed, s, 0xE7]))
+                imps = run_session(world, sess, exploring_rule(cfg.explore_show, explore, show_prob),
+                                   n_history=cfg.n_history)
+            else:
+                imps = run_session(world, sess, n_history=cfg.n_history)
+            yield sess.user_id, s, cfg.seed, s, imps, (show_prob or None)
+
+    return log_arrays_from_sessions(sessions(), cfg.l_max)
+
+
+_INT_COLUMNS = {
+    "user_id": np.int64, "session_id": np.int64, "position": np.int32, "request": np.int32,
+    "prefix_len": np.int32, "video_id": np.int64, "hist_ids": np.int32, "prefix_ids": np.int32,
+    "cand_ids": np.int32, "has_next": np.int8, "effective_view": np.int8, "like": np.int8,
+}
+
+
+def log_arrays_from_sessions(sessions, l_max: int) -> LogArrays:
+    """The one row builder: ``LogArrays`` from played sessions, as ``simulate_logs`` and
+    ``logs-from-events`` (replayed device events) both need it.
+
+    ``sessions`` yields (user_id, session_id, seed, index, impressions[, propensity factors]); the
+    anchor of every row is drawn from (seed, index), so a replay reproduces the simulated log."""
+    plen = max(l_max - 1, 1)
     cols: dict[str, list] = {name: [] for name in LogArrays._fields}
-    for s in tqdm(range(cfg.sessions), desc="simulate-logs", unit="session", disable=not progress):
-        sess = world.new_session(cfg.seed, s)
-        show_prob: list[float] = []
-        if cfg.explore_show > 0:
-            explore = np.random.default_rng(np.random.SeedSequence([cfg.seed, s, 0xE7]))
-            imps = run_session(world, sess, exploring_rule(cfg.explore_show, explore, show_prob),
-                               n_history=cfg.n_history)
-        else:
-            imps = run_session(world, sess, n_history=cfg.n_history)
-        rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, s, 0xA9C]))
-        for t, a in session_rows(imps, rng, cfg.l_max):
+    for user_id, session_id, seed, index, imps, *rest in sessions:
+        scale = rest[0] if rest else None
+        rng = np.random.default_rng(np.random.SeedSequence([seed, index, 0xA9C]))
+        for t, a in session_rows(imps, rng, l_max):
             imp, anchor = imps[t], imps[a]
             j = t - a
             pd = np.zeros((plen, C.N_VIDEO_DENSE), C.FLOAT)
@@ -136,41 +158,23 @@ def simulate_logs(
             pm = np.zeros((plen,), C.FLOAT)
             for k in range(j):
                 p = imps[a + k]
-                pd[k] = p.candidates.dense[p.cache_index]
-                pi[k] = p.candidates.ids[p.cache_index]
-                pm[k] = 1.0
+                pd[k], pi[k], pm[k] = p.candidates.dense[p.cache_index], p.candidates.ids[p.cache_index], 1.0
             r = imp.response
-            cols["user_id"].append(sess.user_id)
-            cols["session_id"].append(s)
-            cols["position"].append(imp.position)
-            cols["request"].append(imp.request)
-            cols["prefix_len"].append(j)
-            cols["video_id"].append(imp.video)
-            cols["hist_dense"].append(anchor.history.dense)
-            cols["hist_ids"].append(anchor.history.ids)
-            cols["hist_mask"].append(anchor.history.mask)
-            cols["prefix_dense"].append(pd)
-            cols["prefix_ids"].append(pi)
-            cols["prefix_mask"].append(pm)
-            cols["cand_dense"].append(imp.candidates.dense[imp.cache_index])
-            cols["cand_ids"].append(imp.candidates.ids[imp.cache_index])
-            cols["context"].append(anchor.context)
-            cols["has_next"].append(r.has_next)
-            cols["effective_view"].append(r.effective_view)
-            cols["like"].append(r.like)
-            cols["watch_ratio"].append(r.watch_ratio)
-            cols["propensity"].append(imp.propensity * (show_prob[t] if show_prob else 1.0))
-            cols["true_p_has_next"].append(r.p_has_next)
-            cols["true_p_effective_view"].append(r.p_ev)
-            cols["true_p_like"].append(r.p_like)
-    dtypes = {
-        "user_id": np.int64, "session_id": np.int64, "position": np.int32, "request": np.int32,
-        "prefix_len": np.int32, "video_id": np.int64, "hist_ids": np.int32, "prefix_ids": np.int32,
-        "cand_ids": np.int32, "has_next": np.int8, "effective_view": np.int8, "like": np.int8,
-    }
+            row = {
+                "user_id": user_id, "session_id": session_id, "position": imp.position, "request": imp.request,
+                "prefix_len": j, "video_id": imp.video, "hist_dense": anchor.history.dense,
+                "hist_ids": anchor.history.ids, "hist_mask": anchor.history.mask, "prefix_dense": pd,
+                "prefix_ids": pi, "prefix_mask": pm, "cand_dense": imp.candidates.dense[imp.cache_index],
+                "cand_ids": imp.candidates.ids[imp.cache_index], "context": anchor.context,
+                "has_next": r.has_next, "effective_view": r.effective_view, "like": r.like,
+                "watch_ratio": r.watch_ratio, "propensity": imp.propensity * (scale[t] if scale else 1.0),
+                "true_p_has_next": r.p_has_next, "true_p_effective_view": r.p_ev, "true_p_like": r.p_like,
+            }
+            for k, v in row.items():
+                cols[k].append(v)
     arrays = {}
     for name, values in cols.items():
-        dt = dtypes.get(name, np.float32)
+        dt = _INT_COLUMNS.get(name, np.float32)
         arrays[name] = np.asarray(values, dtype=dt) if values else np.zeros((0,), dt)
     return LogArrays(**arrays)
 
