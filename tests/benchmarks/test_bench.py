@@ -40,6 +40,10 @@ def test_latency_all_runtimes_side_by_side_with_variants(art, tmp_path):
     assert res["scaling"]["latency_vs_k_l_m"]["points"] == 2
     assert "python_beam" in proc.stdout and (out.with_suffix(".png")).exists()
     rep = run_cli("bench", "report", "--json", str(out)).stdout
+    sub = tmp_path / "sub.json"
+    run_cli("bench", "latency", "--artifact", str(art), "--runtimes", "tflite_xnnpack,python_beam", "--runs", "5",
+            "--warmup", "1", "--pages", "4", "--json", str(sub))
+    assert {r["runtime"] for r in json.loads(sub.read_text())["results"]} == {"tflite_xnnpack", "python_beam"}
     assert "| tflite_xnnpack | 16 | 4 | 1 |" in rep and "Ratios of p50" in rep
     # all runtimes reranked the same pages to the same orders
     from benchmarks.latency import pages_for, prepare

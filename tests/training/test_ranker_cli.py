@@ -77,3 +77,10 @@ def test_train_ranker_rejects_bad_arguments(tmp_path):
                            "--out", str(tmp_path / "r"), "--task-weights", "1,2"], cwd=ROOT,
                           capture_output=True, text=True)
     assert proc.returncode != 0 and "--task-weights must be 3 non-negative numbers" in proc.stderr
+
+
+def test_train_ranker_without_baselines(run_dir, tmp_path):
+    out = json.loads(run_cli("train-ranker", "--logs", str(run_dir / "logs.parquet"), "--out", str(tmp_path / "nb"),
+                             "--preset", "tiny", "--epochs", "1", "--batch", "256", "--no-baselines", "--quiet").stdout)
+    metrics = json.loads((tmp_path / "nb" / "metrics.json").read_text())
+    assert set(out["auc"]) == {"model"} or not metrics.get("baselines"), out
