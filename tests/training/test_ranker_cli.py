@@ -62,6 +62,9 @@ def test_evaluate_ranker_scores_another_log(run_dir):
     assert set(m["model"]) == set(C.TASKS)
     assert set(m["baselines"]) == {"server_pxtr", "no_context", "logistic_regression"}
     assert m["rows"] > 20
+    # a simulated log carries the world's own probabilities: reported apart, as the ceiling
+    assert set(m["world_truth"]) == set(C.TASKS)
+    assert all(0.5 < m["world_truth"][t]["auc"] <= 1.0 for t in ("has_next", "effective_view"))
 
 
 def test_train_ranker_rejects_bad_arguments(tmp_path):

@@ -36,6 +36,8 @@ def evaluate_run(run_dir: str | Path, data: RankerData, source: dict | None = No
     if (run / LOGISTIC_FILE).exists():
         b["logistic_regression"] = task_metrics(data.labels, LogisticBaseline.load(run / LOGISTIC_FILE).predict(data.inputs))
     metrics["margins"] = {name: margins(metrics["model"], m) for name, m in b.items()}
+    if data.truth is not None:  # not a baseline: the simulator's own probabilities, the ceiling
+        metrics["world_truth"] = task_metrics(data.labels, data.truth)
     metrics.update({"run": str(run), "preset": payload["config"].get("preset"), "rows": data.n,
                     "users": int(len(set(data.user_id.tolist()))), "source": source or {}})
     return json_safe(metrics)

@@ -39,6 +39,7 @@ class RankerData(NamedTuple):
     user_id: np.ndarray  # int64 [n]
     session_id: np.ndarray  # int64 [n]
     position: np.ndarray  # int64 [n], impression index within the session
+    truth: np.ndarray | None = None  # float32 [n, 3]: a simulator's true probabilities (a ceiling), if any
 
     @property
     def n(self) -> int:
@@ -55,7 +56,8 @@ class RankerData(NamedTuple):
     def take(self, idx: np.ndarray) -> RankerData:
         idx = np.asarray(idx, dtype=np.int64)
         return RankerData({k: v[idx] for k, v in self.inputs.items()}, self.labels[idx],
-                          self.user_id[idx], self.session_id[idx], self.position[idx])
+                          self.user_id[idx], self.session_id[idx], self.position[idx],
+                          None if self.truth is None else self.truth[idx])
 
     def batch(self, idx: np.ndarray) -> dict[str, np.ndarray]:
         return {k: v[idx] for k, v in self.inputs.items()}
@@ -81,5 +83,9 @@ def ranker_data(logs: LogArrays) -> RankerData:
                 raise ValueError(f"`logs.{name}[..., {j}]` ({idname}) must lie in "
                                  f"[0, {C.ID_VOCAB[idname] - 1}], got [{col.min()}, {col.max()}]")
     labels = np.stack([np.asarray(getattr(logs, t), dtype=np.float32) for t in C.TASKS], axis=-1)
+    truth = np.stack([np.asarray(getattr(logs, f"true_p_{t}"), dtype=np.float32) for t in C.TASKS], axis=-1)
+    # a simulated log carries the world's probabilities; real logs (KuaiRand) leave them empty
+    has_truth = truth.size > 0 and np.all(np.isfinite(truth)) and np.any(truth > 0)
     return RankerData(inputs, labels, np.asarray(logs.user_id, np.int64),
-                      np.asarray(logs.session_id, np.int64), np.asarray(logs.position, np.int64))
+                      np.asarray(logs.session_id, np.int64), np.asarray(logs.position, np.int64),
+                      truth if has_truth else None)

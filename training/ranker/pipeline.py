@@ -107,6 +107,8 @@ def run(data: RankerData, out_dir: str | Path, cfg: RunConfig, source: dict | No
     baselines = metrics["baselines"]
     sp = server_pxtr(test.inputs["cand_dense"])
     baselines["server_pxtr"] = task_metrics(test.labels, sp)
+    if test.truth is not None:  # not a baseline: the simulator's own probabilities, the ceiling
+        metrics["world_truth"] = task_metrics(test.labels, test.truth)
 
     if cfg.baselines:
         log("baseline: the same network without history and prefix (use_context=False)")
