@@ -51,28 +51,35 @@ def beam_search(
     beta: float,
     threshold: float,
     n_show: int,
+    guide: np.ndarray | None = None,
 ) -> BeamResult:
+    """Algorithm 1. With ``guide`` (float32 [M], policy-guided search) the value that ranks and
+    stops the beams is V_parent + s_parent·(α p_ev + β p_like + g(c)); the returned list_reward is
+    still the plain ListReward of the best beam. Without it g ≡ 0 and V is the ListReward."""
     valid = np.asarray(cand_mask) > 0.5
     m = valid.shape[0]
     n_valid = int(valid.sum())
     a32, b32 = np.float32(alpha), np.float32(beta)
-    # beams: (placed, LR, survival for the next slot)
-    beams: list[tuple[list[int], np.float32, np.float32]] = [([], np.float32(0.0), np.float32(1.0))]
+    g = np.zeros(m, np.float32) if guide is None else np.asarray(guide, np.float32)
+    # beams: (placed, value, ListReward, survival for the next slot)
+    beams: list[tuple[list[int], np.float32, np.float32, np.float32]] = [
+        ([], np.float32(0.0), np.float32(0.0), np.float32(1.0))]
     stabilities: list[float] = []
     steps = 0
     evals = 0
     t_max = min(max_steps, n_valid)
     while steps < t_max:
         ext = np.full((beam_size, m), -np.inf, dtype=np.float32)
+        lr_ext = np.zeros((beam_size, m), dtype=np.float32)
         p_hn_rows = np.zeros((beam_size, m), dtype=np.float32)
-        for b, (placed, lr, surv) in enumerate(beams):
+        for b, (placed, val, lr, surv) in enumerate(beams):
             p_hn, p_ev, p_like = (np.asarray(x, dtype=np.float32) for x in scorer(placed))
             evals += 1
             gain = a32 * p_ev + b32 * p_like
-            val = (lr + surv * gain).astype(np.float32)
             usable = valid.copy()
             usable[placed] = False
-            ext[b, usable] = val[usable]
+            ext[b, usable] = (val + surv * (gain + g)).astype(np.float32)[usable]
+            lr_ext[b] = lr + surv * gain
             p_hn_rows[b] = p_hn
         flat = ext.reshape(-1)
         n_ext = int(np.isfinite(flat).sum())
@@ -81,17 +88,18 @@ def beam_search(
         new_beams = []
         for idx in top:
             parent, cand = divmod(int(idx), m)
-            placed, _, surv = beams[parent]
-            new_beams.append((placed + [cand], flat[idx], np.float32(surv * p_hn_rows[parent, cand])))
+            placed, _, _, surv = beams[parent]
+            new_beams.append((placed + [cand], flat[idx], lr_ext[parent, cand],
+                              np.float32(surv * p_hn_rows[parent, cand])))
         beams = new_beams
         steps += 1
-        lrs = np.array([b[1] for b in beams], dtype=np.float32)
-        mx, mn = lrs.max(), lrs.min()
+        vals = np.array([b[1] for b in beams], dtype=np.float32)
+        mx, mn = vals.max(), vals.min()
         stab = float(1.0 if mx == 0 else np.float32(mn / mx))
         stabilities.append(stab)
         if steps >= n_show and np.float32(stab) >= np.float32(threshold):
             break
-    best_placed, best_lr, _ = beams[0]
+    best_placed, _, best_lr, _ = beams[0]
     return BeamResult(final_order(best_placed, valid), float(best_lr), steps, stabilities, evals)
 
 

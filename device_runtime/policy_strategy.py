@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from device_runtime import contract as C
-from device_runtime.beam_search import BeamResult, Scorer, final_order, signature_scorer
+from device_runtime.beam_search import BeamResult, Scorer, beam_search, signature_scorer
 from device_runtime.strategies import StrategyOutput, register_strategy
 
 
@@ -41,48 +41,10 @@ def guide_reference(scores: np.ndarray, cand_mask: np.ndarray, lam: float) -> np
 
 def guided_beam_search(scorer: Scorer, cand_mask: np.ndarray, guide: np.ndarray, *, beam_size: int,
                        max_steps: int, alpha: float, beta: float, threshold: float, n_show: int) -> BeamResult:
-    """Adaptive beam search whose extension value is V_parent + s_parent·(α p_ev + β p_like + g(c)).
-    With g ≡ 0 it is ``beam_search`` exactly (a test checks it)."""
-    valid = np.asarray(cand_mask) > 0.5
-    m = valid.shape[0]
-    g = np.asarray(guide, np.float32)
-    a32, b32 = np.float32(alpha), np.float32(beta)
-    # beams: (placed, guided value, ListReward without the guide, survival for the next slot)
-    beams: list[tuple[list[int], np.float32, np.float32, np.float32]] = [
-        ([], np.float32(0.0), np.float32(0.0), np.float32(1.0))]
-    stabilities: list[float] = []
-    steps = evals = 0
-    t_max = min(max_steps, int(valid.sum()))
-    while steps < t_max:
-        ext = np.full((beam_size, m), -np.inf, dtype=np.float32)
-        lr_ext = np.zeros((beam_size, m), dtype=np.float32)
-        p_hn_rows = np.zeros((beam_size, m), dtype=np.float32)
-        for b, (placed, val, lr, surv) in enumerate(beams):
-            p_hn, p_ev, p_like = (np.asarray(x, dtype=np.float32) for x in scorer(placed))
-            evals += 1
-            gain = (a32 * p_ev + b32 * p_like).astype(np.float32)
-            usable = valid.copy()
-            usable[placed] = False
-            ext[b, usable] = (val + surv * (gain + g))[usable]
-            lr_ext[b] = lr + surv * gain
-            p_hn_rows[b] = p_hn
-        flat = ext.reshape(-1)
-        top = np.argsort(-flat, kind="stable")[: min(beam_size, int(np.isfinite(flat).sum()))]
-        new = []
-        for idx in top:
-            parent, cand = divmod(int(idx), m)
-            placed, _, _, surv = beams[parent]
-            new.append((placed + [cand], flat[idx], lr_ext[parent, cand], np.float32(surv * p_hn_rows[parent, cand])))
-        beams = new
-        steps += 1
-        vals = np.array([b[1] for b in beams], dtype=np.float32)
-        mx, mn = vals.max(), vals.min()
-        stab = float(1.0 if mx == 0 else np.float32(mn / mx))
-        stabilities.append(stab)
-        if steps >= n_show and np.float32(stab) >= np.float32(threshold):
-            break
-    best = beams[0]
-    return BeamResult(final_order(best[0], valid), float(best[2]), steps, stabilities, evals)
+    """Adaptive beam search whose extension value is V_parent + s_parent·(α p_ev + β p_like + g(c))
+    (``beam_search`` with a guide). With g ≡ 0 it is ``beam_search`` exactly (a test checks it)."""
+    return beam_search(scorer, cand_mask, beam_size=beam_size, max_steps=max_steps, alpha=alpha, beta=beta,
+                       threshold=threshold, n_show=n_show, guide=guide)
 
 
 @dataclass(frozen=True)

@@ -92,3 +92,18 @@ def test_a_large_guide_puts_the_policy_top_first():
     r = guided_beam_search(_random_scorer(16, 0), mask, guide, beam_size=4, max_steps=6, alpha=1.0, beta=5.0,
                            threshold=0.95, n_show=1)
     assert r.order[0] == 7
+
+
+def test_guided_search_returns_the_plain_list_reward_of_its_list():
+    """The guide ranks beams; the reported ListReward is Σ s_i (α p_ev_i + β p_like_i) of the list."""
+    mask = np.array([1] * 8 + [0] * 8, np.float32)
+    guide = np.linspace(0.0, 0.5, 16).astype(np.float32)
+    scorer = _random_scorer(16, 3)
+    r = guided_beam_search(scorer, mask, guide, beam_size=4, max_steps=3, alpha=1.0, beta=5.0, threshold=2.0, n_show=1)
+    lr, surv, placed = 0.0, 1.0, []
+    for c in r.order[: r.steps]:
+        p_hn, p_ev, p_like = scorer(placed)
+        lr += surv * (p_ev[c] + 5.0 * p_like[c])
+        surv *= p_hn[c]
+        placed.append(int(c))
+    assert r.steps == 3 and r.list_reward == pytest.approx(lr, rel=1e-6)
