@@ -78,3 +78,16 @@ def test_top_n_masks_padding_and_breaks_ties_toward_the_lower_index():
     scores = np.array([[1.0, 3.0, 3.0, 9.0], [5.0, 1.0, 0.0, 0.0]])
     mask = np.array([[1, 1, 1, 0], [1, 0, 0, 0]], np.float32)
     assert top_n(scores, mask, 2).tolist() == [[1, 2], [0, 0]]
+
+
+def test_logged_sessions_with_an_exploring_client_have_support_and_exact_propensities():
+    from training.policy.logged import logged_sessions
+
+    plain = logged_sessions(0, 6, 123)
+    expl = logged_sessions(0, 6, 123, explore_show=0.5)
+    assert set(np.unique(plain.action).tolist()) == {0}  # server order: no support off slot 0
+    assert (expl.action > 0).any()
+    # propensity = server placement × client show probability ∈ {(1 − ε) + ε/n, ε/n}
+    n_cache = expl.obs["cand_mask"].sum(axis=1)
+    show = np.where(expl.action == 0, 0.5 + 0.5 / n_cache, 0.5 / n_cache)
+    assert np.all(expl.propensity <= show + 1e-6) and np.all(expl.propensity > 0)

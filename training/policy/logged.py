@@ -43,18 +43,30 @@ def discounted_returns(rewards: np.ndarray, gamma: float) -> np.ndarray:
 @lru_cache(maxsize=4)
 def logged_sessions(world_seed: int, sessions: int, seed: int, gamma: float = 0.9,
                     alpha: float = C.DEFAULT_RERANK_PARAMS["alpha"], beta: float = C.DEFAULT_RERANK_PARAMS["beta"],
-                    n_history: int = C.N_HISTORY_DEFAULT, m_max: int = C.M_MAX_DEFAULT) -> LoggedData:
-    """``sessions`` server-order sessions (seed, 0..sessions-1) of the world ``world_seed``
-    (cached: the policy table trains several seeds on the same log)."""
+                    n_history: int = C.N_HISTORY_DEFAULT, m_max: int = C.M_MAX_DEFAULT,
+                    explore_show: float = 0.0) -> LoggedData:
+    """``sessions`` logged sessions (seed, 0..sessions-1) of the world ``world_seed`` (cached: the
+    policy table trains several seeds on the same log). With ``explore_show`` > 0 the logging
+    client is ``simulate-logs --explore-show``'s: it shows a uniformly drawn cached video with that
+    probability, and the propensity is the server's placement probability times the client's
+    probability of the shown index — the support an off-policy learner needs (under pure server
+    order every action is slot 0)."""
+    from training.data.synthetic_logs import exploring_rule
+
     world = SyntheticWorld(world_seed=world_seed)
     cols: dict[str, list] = {k: [] for k in OBS_KEYS}
     action, resp, prop, rew, ret, sess = [], [], [], [], [], []
     for s in range(sessions):
-        imps = run_session(world, world.new_session(seed, s), server_order, n_history=n_history, m_max=m_max)
+        show_prob: list[float] = []
+        rule = server_order
+        if explore_show > 0:
+            rng = np.random.default_rng(np.random.SeedSequence([seed, s, 0xE7]))
+            rule = exploring_rule(explore_show, rng, show_prob)
+        imps = run_session(world, world.new_session(seed, s), rule, n_history=n_history, m_max=m_max)
         r = np.array([alpha * i.response.effective_view + beta * i.response.like for i in imps], np.float32)
         ret.append(discounted_returns(r, gamma))
         rew.append(r)
-        for imp in imps:
+        for t, imp in enumerate(imps):
             for k, v in (("hist_dense", imp.history.dense), ("hist_ids", imp.history.ids),
                          ("hist_mask", imp.history.mask), ("cand_dense", imp.candidates.dense),
                          ("cand_ids", imp.candidates.ids), ("cand_mask", imp.candidates.mask),
@@ -62,7 +74,7 @@ def logged_sessions(world_seed: int, sessions: int, seed: int, gamma: float = 0.
                 cols[k].append(v)
             action.append(imp.cache_index)
             resp.append((imp.response.effective_view, imp.response.like))
-            prop.append(imp.propensity)
+            prop.append(imp.propensity * (show_prob[t] if show_prob else 1.0))
             sess.append(s)
     return LoggedData({k: np.stack(v) for k, v in cols.items()}, np.asarray(action, np.int32),
                       np.asarray(resp, np.float32), np.asarray(prop, np.float32), np.concatenate(rew),

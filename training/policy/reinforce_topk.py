@@ -41,7 +41,10 @@ class Args:
     steps: int = 1500
     """Gradient updates."""
     log_sessions: int = 600
-    """Logged server-order sessions of the training world to learn from."""
+    """Logged sessions of the training world to learn from."""
+    explore_show: float = 0.3
+    """Logging client's exploration (``simulate-logs --explore-show``): gives the off-policy
+    correction support and the offline learners varied actions; 0 = pure server order."""
     world_seed: int = 0
     """Training world."""
     slate: int = 1
@@ -114,7 +117,7 @@ def train(args: Args, out_dir: str | Path | None = None):
     rng = np.random.default_rng([args.seed, 0x2F])
     world = U.world_for(args.world_seed)
     env_cfg = EnvConfig(slate=args.slate, depth_cap=args.depth_cap)
-    data = logged_sessions(args.world_seed, args.log_sessions, U.LOG_SESSION_SEED, args.gamma)
+    data = logged_sessions(args.world_seed, args.log_sessions, U.LOG_SESSION_SEED, args.gamma, explore_show=args.explore_show)
     model = build_policy(PolicyConfig(dim=args.dim, hidden=args.hidden, score_mode="latent"))
     beta_head = layers.Dense(args.dim, name="behaviour_head")  # β̂: not part of the shipped network
     beta_head.build((None, args.dim))
