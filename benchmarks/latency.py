@@ -28,8 +28,8 @@ from device_runtime import contract as C
 from device_runtime.artifact import MODEL, ONNX, POLICY, dims_of, load_manifest
 from device_runtime.beam_search import beam_search, signature_scorer
 from device_runtime.litert import SignatureRunner, load_interpreter, runtime_name
-from device_runtime.world import SyntheticWorld, WorldConfig
-from export.pages import collect_pages, page, with_search_params
+from device_runtime.sim.world import SyntheticWorld, WorldConfig
+from device_runtime.sim.samples import collect_inputs, row, with_search_params
 
 RUNTIMES = ("tflite_xnnpack", "tflite_reference", "python_beam", "onnxruntime", "tf_savedmodel", "policy")
 
@@ -127,7 +127,7 @@ def pages_for(m: int, dims: C.Dims, n: int, seed: int, defaults: dict) -> dict[s
     else:
         cfg = replace(WorldConfig(), page_size=m, cache_limit=m, pool_size=max(120, 4 * m))
         world = SyntheticWorld(cfg)
-    raw = collect_pages(n, dims, world, seed=seed)
+    raw = collect_inputs(n, dims, world, seed=seed)
     return with_search_params(raw, defaults["alpha"], defaults["beta"], defaults["threshold"], defaults["n_show"])
 
 
@@ -173,7 +173,7 @@ def _manifest_flops(art: Path) -> dict:
 def prepare(runtime: str, art: Path, batch: dict, threads: int, dims: C.Dims, k: int) -> Prepared | str:
     """A callable running one rerank of page i, or a string saying why this runtime is skipped."""
     n = batch["cand_mask"].shape[0]
-    pages = [page(batch, i) for i in range(n)]
+    pages = [row(batch, i) for i in range(n)]
     if runtime in ("tflite_xnnpack", "tflite_reference", "python_beam"):
         t0 = time.perf_counter_ns()
         interp = load_interpreter(art / MODEL, reference=runtime == "tflite_reference", threads=threads)

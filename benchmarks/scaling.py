@@ -19,7 +19,7 @@ from device_runtime import contract as C
 from device_runtime.artifact import MODEL, dims_of, load_manifest
 from device_runtime.beam_search import signature_scorer
 from device_runtime.litert import SignatureRunner, load_interpreter
-from export.pages import page
+from device_runtime.sim.samples import row
 
 
 def _fit(x: np.ndarray, y: np.ndarray) -> dict:
@@ -75,7 +75,7 @@ def steps_table(artifact: str | Path, runs: int = 200, threads: int = 1) -> dict
     s = np.load(art / "sample_inputs.npz")
     batch = {n[7:]: s[n] for n in s.files if n.startswith("rerank.")}
     n = batch["cand_mask"].shape[0]
-    pages = [page(batch, i) for i in range(n)]
+    pages = [row(batch, i) for i in range(n)]
     # pages with at least L_max candidates, so forcing s steps really runs s steps
     full = [p for p in pages if int(p["cand_mask"].sum()) >= dims.l_max] or pages
     lat = []

@@ -116,16 +116,16 @@ def greedy_order(p_has_next: np.ndarray, p_ev: np.ndarray, p_like: np.ndarray, c
     return order
 
 
-def signature_scorer(score_runner, page: dict, prefix_len: int) -> Scorer:
-    """A scorer over a ``score`` signature for one page (rerank-style inputs): the prefix is built
+def signature_scorer(score_runner, inputs: dict, prefix_len: int) -> Scorer:
+    """A scorer over a ``score`` signature for one inputs (rerank-style inputs): the prefix is built
     by gathering the placed candidates' rows, as the manifest's ``prefix_gathered_from`` says.
 
-    With a fast ``SignatureRunner`` the page's inputs are set once here and each call sets only
+    With a fast ``SignatureRunner`` the inputs's inputs are set once here and each call sets only
     the three prefix tensors before invoking."""
     from device_runtime.features import Candidates, build_prefix
 
-    cands = Candidates(page["cand_dense"], page["cand_ids"], page["cand_mask"])
-    fixed = {k: page[k] for k in ("hist_dense", "hist_ids", "hist_mask", "cand_dense", "cand_ids",
+    cands = Candidates(inputs["cand_dense"], inputs["cand_ids"], inputs["cand_mask"])
+    fixed = {k: inputs[k] for k in ("hist_dense", "hist_ids", "hist_mask", "cand_dense", "cand_ids",
                                   "cand_mask", "context")}
     fast = getattr(score_runner, "fast", False)
     if fast:

@@ -160,6 +160,12 @@ SCORE_OUTPUTS: Final = ("p_has_next", "p_effective_view", "p_like")
 RERANK_PARAMS: Final = ("alpha", "beta", "threshold", "n_show")
 RERANK_OUTPUTS: Final = ("order", "list_reward", "steps")
 DEFAULT_RERANK_PARAMS: Final = {"alpha": 1.0, "beta": 5.0, "threshold": 0.95, "n_show": 1}
+# What the rerank parameters mean:
+#   alpha, beta  ListReward weights of p_effective_view and p_like.
+#   threshold    t: adaptive search stops once stability = min(beam LR) / max(beam LR) >= t.
+#   n_show       the MINIMUM NUMBER OF SEARCH STEPS before the stability test may stop the search
+#                (Kuaishou's n: how many items the client shows from the list; 1 in an immersive
+#                feed). The tensor keeps the paper's name; it does not limit how many are shown.
 
 
 def score_inputs(d: Dims) -> list[TensorSpec]:

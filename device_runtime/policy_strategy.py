@@ -1,4 +1,4 @@
-"""The compact policy's rerank strategies, plugged into the runtime with ``register_strategy``.
+"""The compact policy's rerank strategies (registered by ``device_runtime.strategies``).
 
 | strategy | signatures | what it does |
 |---|---|---|
@@ -22,7 +22,7 @@ import numpy as np
 
 from device_runtime import contract as C
 from device_runtime.beam_search import BeamResult, Scorer, beam_search, signature_scorer
-from device_runtime.strategies import StrategyOutput, register_strategy
+from device_runtime.strategy_api import RerankInputs, StrategyOutput
 
 
 def guide_reference(scores: np.ndarray, cand_mask: np.ndarray, lam: float) -> np.ndarray:
@@ -54,8 +54,8 @@ class PolicyRerank:
     name: str = "policy"
     signatures: tuple[str, ...] = (C.POLICY_SIGNATURE,)
 
-    def __call__(self, runners, page, params) -> StrategyOutput:
-        out = runners[C.POLICY_SIGNATURE](**{s.name: page[s.name] for s in C.policy_inputs(_dims(page))})
+    def __call__(self, runners, inputs, params) -> StrategyOutput:
+        out = runners[C.POLICY_SIGNATURE](**{s.name: inputs[s.name] for s in C.policy_inputs(_dims(inputs))})
         return StrategyOutput(np.asarray(out["order"], np.int32), 1, float("nan"))
 
 
@@ -66,19 +66,16 @@ class PolicyBeam:
     name: str = "policy_beam"
     signatures: tuple[str, ...] = (C.SCORE_SIGNATURE, C.POLICY_SIGNATURE, C.POLICY_GUIDE_SIGNATURE)
 
-    def __call__(self, runners, page, params) -> StrategyOutput:
-        pol = runners[C.POLICY_SIGNATURE](**{s.name: page[s.name] for s in C.policy_inputs(_dims(page))})
-        guide = runners[C.POLICY_GUIDE_SIGNATURE](scores=pol["scores"], cand_mask=page["cand_mask"])["guide"]
-        scorer = signature_scorer(runners[C.SCORE_SIGNATURE], page, params.prefix_len)
-        r = guided_beam_search(scorer, page["cand_mask"], np.asarray(guide), beam_size=params.beam_size,
+    def __call__(self, runners, inputs, params) -> StrategyOutput:
+        pol = runners[C.POLICY_SIGNATURE](**{s.name: inputs[s.name] for s in C.policy_inputs(_dims(inputs))})
+        guide = runners[C.POLICY_GUIDE_SIGNATURE](scores=pol["scores"], cand_mask=inputs["cand_mask"])["guide"]
+        scorer = signature_scorer(runners[C.SCORE_SIGNATURE], inputs, params.prefix_len)
+        r = guided_beam_search(scorer, inputs["cand_mask"], np.asarray(guide), beam_size=params.beam_size,
                                max_steps=params.l_max, alpha=params.alpha, beta=params.beta,
                                threshold=params.threshold, n_show=params.n_show)
         return StrategyOutput(r.order, r.steps, r.list_reward)
 
 
-def _dims(page: dict[str, np.ndarray]) -> C.Dims:
-    return C.Dims(n_history=int(page["hist_mask"].shape[0]), m_max=int(page["cand_mask"].shape[0]), l_max=1)
+def _dims(inputs: RerankInputs) -> C.Dims:
+    return C.Dims(n_history=int(inputs["hist_mask"].shape[0]), m_max=int(inputs["cand_mask"].shape[0]), l_max=1)
 
-
-for _s in (PolicyRerank(), PolicyBeam()):
-    register_strategy(_s)

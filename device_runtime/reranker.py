@@ -33,13 +33,13 @@ from device_runtime.artifact import (
 from device_runtime.features import Candidates, RawVideos, build_candidates, video_dense, video_ids
 from device_runtime.litert import SignatureRunner, load_interpreter
 from device_runtime.session import SessionState
-from device_runtime.strategies import SearchParams, get_strategy
+from device_runtime.strategies import RerankInputs, SearchParams, get_strategy
 from device_runtime.validation import (
     FallbackReason,
     InvalidInput,
     check_cache,
     check_order,
-    check_page,
+    check_inputs,
 )
 
 
@@ -62,16 +62,28 @@ class RerankerConfig:
 
 
 class RerankResult(NamedTuple):
-    """One rerank. ``order`` always covers the whole cache, so the feed can always be served."""
+    """One rerank. ``order`` always covers the whole cache, so the feed can always be served.
 
-    order: np.ndarray  # int64 [n]: cache indices, best first (a permutation of range(n))
-    strategy: str  # the strategy asked for
-    served: str  # the strategy that produced ``order`` ("server" on a fallback)
-    steps: int  # search steps the strategy took (0 on a fallback or for server)
-    list_reward: float  # the model's ListReward of the order, where the strategy computes it
-    latency_us: float  # wall time of the whole call: build, validate, invoke, check
-    fallback: FallbackReason | None  # why the server order was served, or None
-    truncated: int  # cache entries beyond M_max, kept after the reranked ones in server order
+    Which strategy produced the order: ``strategy`` is the one the caller asked for; ``served`` is
+    the one whose order this is. They differ only on a fallback, where ``served`` is ``"server"``
+    and ``fallback`` says why (``served == strategy`` and ``fallback is None`` otherwise)."""
+
+    order: np.ndarray
+    """int64 [n]: cache indices, best first (a permutation of ``range(n)``)."""
+    strategy: str
+    """The strategy asked for."""
+    served: str
+    """The strategy that produced ``order``: ``strategy``, or ``"server"`` on a fallback."""
+    steps: int
+    """Search steps the strategy took (0 on a fallback or for server, 1 for greedy)."""
+    list_reward: float
+    """The model's ListReward of the order, where the strategy computes it (else NaN)."""
+    latency_us: float
+    """Wall time of the whole call: build, validate, invoke, check."""
+    fallback: FallbackReason | None
+    """Why the server order was served, or None."""
+    truncated: int
+    """Cache entries beyond M_max, kept after the reranked ones in server order."""
 
 
 def server_result(n: int, strategy: str, fallback: FallbackReason | None, t0: int, truncated: int = 0) -> RerankResult:
@@ -137,8 +149,9 @@ class Reranker:
         return self._runners[signature]
 
     # -- reranking --------------------------------------------------------------------------------
-    def page_from_state(self, state: SessionState) -> dict[str, np.ndarray]:
-        """The contract's page tensors from a session state (the first M_max of the cache)."""
+    def inputs_from_state(self, state: SessionState) -> RerankInputs:
+        """The rerank inputs (contract tensors) from a session state: its history, the first M_max
+        videos of its cache, its context."""
         h = state.history()
         if h.mask.shape[0] != self.dims.n_history:
             raise InvalidInput(FallbackReason.BAD_SHAPE,
@@ -162,21 +175,21 @@ class Reranker:
         if self.error is not None:
             return self._fallback(n, strategy, self.error, t0, truncated)
         try:
-            page, _ = check_page(self.page_from_state(state), self.dims)
+            inputs, _ = check_inputs(self.inputs_from_state(state), self.dims)
         except InvalidInput as e:
             return self._fallback(n, strategy, e.reason, t0, truncated)
         except (ValueError, TypeError, IndexError):  # features that cannot be built at all
             return self._fallback(n, strategy, FallbackReason.BAD_SHAPE, t0, truncated)
-        return self._run(strat, page, n, truncated, t0)
+        return self._run(strat, inputs, n, truncated, t0)
 
-    def rerank_page(self, page: dict[str, np.ndarray], strategy: str = "adaptive_beam") -> RerankResult:
+    def rerank_inputs(self, inputs: RerankInputs, strategy: str = "adaptive_beam") -> RerankResult:
         """Rerank contract tensors an app built itself (validated against the artifact's dims)."""
         t0 = time.perf_counter_ns()
         strat = get_strategy(strategy)
-        mask = np.asarray(page.get("cand_mask", np.zeros(0)))
+        mask = np.asarray(inputs.get("cand_mask", np.zeros(0)))
         n = int((mask > 0.5).sum()) if mask.ndim == 1 else 0
         try:
-            checked, truncated = check_page(page, self.dims)
+            checked, truncated = check_inputs(inputs, self.dims)
         except InvalidInput as e:
             return self._fallback(n, strategy, e.reason, t0)
         if not strat.signatures:
@@ -185,7 +198,10 @@ class Reranker:
             return self._fallback(n, strategy, self.error, t0, truncated)
         return self._run(strat, checked, n, truncated, t0)
 
-    def _run(self, strat, page: dict[str, np.ndarray], n: int, truncated: int, t0: int) -> RerankResult:
+    #: the name this method had first (the tensors were called a "page"); kept for existing callers
+    rerank_page = rerank_inputs
+
+    def _run(self, strat, inputs: RerankInputs, n: int, truncated: int, t0: int) -> RerankResult:
         try:
             runners = {s: self.runner(s) for s in strat.signatures}
         except KeyError:
@@ -193,11 +209,11 @@ class Reranker:
         except Exception:
             return self._fallback(n, strat.name, FallbackReason.INTERPRETER_ERROR, t0, truncated)
         try:
-            out = strat(runners, page, self.params)
+            out = strat(runners, inputs, self.params)
         except Exception:  # the interpreter failed: the feed must go on
             return self._fallback(n, strat.name, FallbackReason.INTERPRETER_ERROR, t0, truncated)
         try:
-            head = check_order(out.order, page["cand_mask"])
+            head = check_order(out.order, inputs["cand_mask"])
         except InvalidInput as e:
             return self._fallback(n, strat.name, e.reason, t0, truncated)
         order = np.concatenate([head, np.arange(head.size, n, dtype=np.int64)])

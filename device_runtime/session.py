@@ -55,6 +55,16 @@ class SessionState:
         self.elapsed_s = 0.0
         self.since_last_s = 0.0
 
+    def copy(self) -> SessionState:
+        """An independent snapshot: later events on either state leave the other unchanged."""
+        out = SessionState(self.n_history, self.network)
+        out._hist_dense = deque((a.copy() for a in self._hist_dense), maxlen=self.n_history)
+        out._hist_ids = deque((a.copy() for a in self._hist_ids), maxlen=self.n_history)
+        out.cache = RawVideos(*(np.array(c, copy=True) for c in self.cache))
+        out.cache_propensity = self.cache_propensity.copy()
+        out.consumed, out.elapsed_s, out.since_last_s = self.consumed, self.elapsed_s, self.since_last_s
+        return out
+
     # -- events -------------------------------------------------------------------------------
     def page_arrived(
         self, page: RawVideos, propensity: np.ndarray | None = None, cache_limit: int | None = None

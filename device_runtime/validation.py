@@ -1,8 +1,8 @@
-"""Validate at the edge: what the runtime checks before a page reaches the interpreter, and the
+"""Validate at the edge: what the runtime checks before rerank inputs reach the interpreter, and the
 typed reasons it records when it serves the server order instead.
 
 Two entry points: ``check_cache`` for the raw page cache a ``SessionState`` holds (NaN/inf,
-empty, duplicate video ids, more than M_max), and ``check_page`` for contract tensors an app built
+empty, duplicate video ids, more than M_max), and ``check_inputs`` for contract tensors an app built
 itself (names, shapes, dtypes, finiteness, id ranges against the contract for the artifact's
 dims). Both raise ``InvalidInput(reason, message)``; messages name the input, what was expected
 and what came.
@@ -82,22 +82,22 @@ def check_cache(cache: RawVideos, m_max: int) -> int:
     return max(n - m_max, 0)
 
 
-def page_specs(dims: C.Dims) -> list[C.TensorSpec]:
-    """The page tensors every strategy reads (the rerank inputs without the search parameters)."""
+def input_specs(dims: C.Dims) -> list[C.TensorSpec]:
+    """The tensors every strategy reads: the rerank inputs without the search parameters."""
     return C.history_specs(dims) + C.candidate_specs(dims) + C.context_specs()
 
 
 _CAND = ("cand_dense", "cand_ids", "cand_mask")
 
 
-def check_page(page: dict[str, np.ndarray], dims: C.Dims) -> tuple[dict[str, np.ndarray], int]:
-    """Validate contract tensors; returns the page (candidates cut to M_max in server order) and
-    how many candidates were cut."""
-    specs = page_specs(dims)
-    missing = [s.name for s in specs if s.name not in page]
+def check_inputs(inputs: dict[str, np.ndarray], dims: C.Dims) -> tuple[dict[str, np.ndarray], int]:
+    """Validate rerank inputs (contract tensors); returns them with the candidates cut to M_max in
+    server order, and how many candidates were cut."""
+    specs = input_specs(dims)
+    missing = [s.name for s in specs if s.name not in inputs]
     if missing:
-        raise InvalidInput(FallbackReason.MISSING_INPUT, f"the page must have inputs {missing}, got {sorted(page)}")
-    out = {s.name: np.asarray(page[s.name]) for s in specs}
+        raise InvalidInput(FallbackReason.MISSING_INPUT, f"the rerank inputs must include {missing}, got {sorted(inputs)}")
+    out = {s.name: np.asarray(inputs[s.name]) for s in specs}
     cut = 0
     n_cand = out["cand_mask"].shape[0] if out["cand_mask"].ndim == 1 else -1
     if n_cand > dims.m_max:  # keep the first M_max by server order

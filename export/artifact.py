@@ -21,12 +21,12 @@ import numpy as np
 from device_runtime import contract as C
 from device_runtime.artifact import MODEL, ONNX, SAMPLES
 from device_runtime.litert import MANIFEST_METADATA_KEY
-from device_runtime.world import SyntheticWorld
+from device_runtime.sim.world import SyntheticWorld
 from export import manifest as M
 from export.convert import embed_metadata, frozen_module, save_savedmodel, to_tflite
 from export.graph import SearchConfig
 from export.opcheck import op_histogram, subgraph_flops
-from export.pages import collect_pages, score_inputs_from_pages, with_search_params
+from device_runtime.sim.samples import collect_inputs, score_inputs_from, with_search_params
 
 
 @dataclass(frozen=True)
@@ -109,9 +109,9 @@ def export_artifact(run_dir: str | Path, out_dir: str | Path, cfg: ExportConfig,
 
     log(f"[export] collecting {cfg.sample_pages} pages from simulated sessions ...")
     world = SyntheticWorld(world_seed=cfg.world_seed)
-    pages = collect_pages(cfg.sample_pages, dims, world, seed=cfg.seed)
+    pages = collect_inputs(cfg.sample_pages, dims, world, seed=cfg.seed)
     rerank_in = with_search_params(pages, cfg.alpha, cfg.beta, cfg.threshold, cfg.n_show)
-    score_in = score_inputs_from_pages(pages, dims, seed=cfg.seed)
+    score_in = score_inputs_from(pages, dims, seed=cfg.seed)
     keras_out = keras_score_outputs(model, score_in, dims)
     samples = {f"rerank.{k}": v for k, v in rerank_in.items()}
     samples |= {f"score.{k}": v for k, v in score_in.items()}

@@ -151,7 +151,7 @@ def export_policy(policy_run: str | Path, artifact_dir: str | Path, cfg: PolicyE
     from export import manifest as M
     from export.convert import embed_metadata
     from export.opcheck import op_histogram
-    from export.pages import collect_pages
+    from device_runtime.sim.samples import collect_inputs
     from training.policy.network import load_policy
 
     cfg = cfg or PolicyExportConfig()
@@ -176,9 +176,9 @@ def export_policy(policy_run: str | Path, artifact_dir: str | Path, cfg: PolicyE
         shutil.rmtree(work, ignore_errors=True)
 
     log(f"[export-policy] parity on {cfg.sample_pages} simulated pages ...")
-    from device_runtime.world import SyntheticWorld
+    from device_runtime.sim.world import SyntheticWorld
 
-    pages = collect_pages(cfg.sample_pages, dims, SyntheticWorld(world_seed=cfg.world_seed), seed=cfg.seed)
+    pages = collect_inputs(cfg.sample_pages, dims, SyntheticWorld(world_seed=cfg.world_seed), seed=cfg.seed)
     ref = keras_outputs(model, pages)
     samples = {**pages, "keras.scores": ref["scores"], "keras.order": ref["order"]}
     runner = SignatureRunner(load_interpreter(blob), C.POLICY_SIGNATURE)

@@ -13,8 +13,8 @@ from device_runtime import contract as C
 from device_runtime.artifact import MODEL, dims_of, load_manifest
 from device_runtime.beam_search import signature_scorer
 from device_runtime.litert import SignatureRunner, load_interpreter
-from device_runtime.world import SyntheticWorld
-from export.pages import collect_pages, page, with_search_params
+from device_runtime.sim.world import SyntheticWorld
+from device_runtime.sim.samples import collect_inputs, row, with_search_params
 from training.ranker.metrics import auc
 
 
@@ -57,11 +57,11 @@ def quant_report(run_dir: str | Path, artifact_dir: str | Path, pages: int = 100
     f_score = SignatureRunner(f_interp, "score")
     q_score = SignatureRunner(q_interp, "score")
     d = manifest["defaults"]
-    batch = with_search_params(collect_pages(pages, dims, SyntheticWorld(world_seed=0), seed=4242),
+    batch = with_search_params(collect_inputs(pages, dims, SyntheticWorld(world_seed=0), seed=4242),
                                d["alpha"], d["beta"], d["threshold"], d["n_show"])
     top1, taus, ratio_out, ratio_float_model = [], [], [], []
     for i in tqdm(range(pages), desc="quantization report", unit="page"):
-        p = page(batch, i)
+        p = row(batch, i)
         fo, qo = f_rr(**p), q_rr(**p)
         if int(fo["steps"]) == 0:
             continue

@@ -10,7 +10,7 @@ import numpy as np
 from device_runtime import contract as C
 from device_runtime.beam_search import beam_search, signature_scorer
 from device_runtime.litert import SignatureRunner, load_interpreter
-from export.pages import page
+from device_runtime.sim.samples import row
 
 
 def stability_table(model_path: str | Path, rerank_in: dict, score_in: dict, dims: C.Dims,
@@ -22,7 +22,7 @@ def stability_table(model_path: str | Path, rerank_in: dict, score_in: dict, dim
     steps = []
     by_step: list[list[float]] = [[] for _ in range(dims.l_max)]
     for i in range(n):
-        p = page(rerank_in, i)
+        p = row(rerank_in, i)
         steps.append(int(rerank(**p)["steps"]))
         full = beam_search(signature_scorer(score, p, dims.prefix_len), p["cand_mask"], beam_size=beam_size,
                            max_steps=dims.l_max, alpha=float(p["alpha"]), beta=float(p["beta"]),

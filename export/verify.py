@@ -31,8 +31,8 @@ from device_runtime.artifact import (
 )
 from device_runtime.beam_search import beam_search, signature_scorer
 from device_runtime.litert import SignatureRunner, load_interpreter, read_embedded_manifest
-from device_runtime.world import SyntheticWorld
-from export.pages import collect_pages, page, with_search_params
+from device_runtime.sim.world import SyntheticWorld
+from device_runtime.sim.samples import collect_inputs, row, with_search_params
 
 LIST_REWARD_TOL = 1e-5
 #: |TFLite score - Keras| allowed per quantization
@@ -120,7 +120,7 @@ def verify_artifact(artifact_dir: str | Path, extra_pages: int = 200, seed: int 
     samples = np.load(root / SAMPLES)
     rerank_in = {n[len("rerank."):]: samples[n] for n in samples.files if n.startswith("rerank.")}
     fresh = with_search_params(
-        collect_pages(extra_pages, dims, SyntheticWorld(world_seed=int(manifest["source"]["sample_world_seed"])), seed=seed),
+        collect_inputs(extra_pages, dims, SyntheticWorld(world_seed=int(manifest["source"]["sample_world_seed"])), seed=seed),
         defaults["alpha"], defaults["beta"], defaults["threshold"], defaults["n_show"],
     )
     pages = {key: np.concatenate([rerank_in[key], fresh[key]]) for key in rerank_in}
@@ -134,7 +134,7 @@ def verify_artifact(artifact_dir: str | Path, extra_pages: int = 200, seed: int 
         bad_adaptive = bad_plain = 0
         max_dlr = 0.0
         for i in range(n):
-            p = page(pages, i)
+            p = row(pages, i)
             scorer = signature_scorer(score, p, dims.prefix_len)
             args = dict(beam_size=k, max_steps=dims.l_max, alpha=float(p["alpha"]), beta=float(p["beta"]))
             ref = beam_search(scorer, p["cand_mask"], threshold=float(p["threshold"]), n_show=int(p["n_show"]), **args)
@@ -154,7 +154,7 @@ def verify_artifact(artifact_dir: str | Path, extra_pages: int = 200, seed: int 
             # itself when it was exported with k=1
             bad_greedy = 0
             for i in range(min(n, 100)):
-                p = page(pages, i)
+                p = row(pages, i)
                 scorer = signature_scorer(score, p, dims.prefix_len)
                 g = greedy_with_prefix(scorer, p["cand_mask"], dims.l_max, float(p["alpha"]), float(p["beta"]))
                 if k == 1:
@@ -169,7 +169,7 @@ def verify_artifact(artifact_dir: str | Path, extra_pages: int = 200, seed: int 
             score_in = {nme[len("score."):]: samples[nme] for nme in samples.files if nme.startswith("score.")}
             worst = 0.0
             for i in range(score_in["cand_mask"].shape[0]):
-                out = score(**page(score_in, i))
+                out = score(**row(score_in, i))
                 for name in C.SCORE_OUTPUTS:
                     worst = max(worst, float(np.max(np.abs(out[name] - samples[f"keras.{name}"][i]))))
             tol = SCORE_TOL.get(manifest.get("quantization", "none"), 1e-5)

@@ -31,7 +31,7 @@ def _world_args(p: argparse.ArgumentParser) -> None:
                         "KuaiRand's real catalog and users, calibrated to its logs)")
     p.add_argument("--world-seed", type=int, default=0, help="seed of the world's catalog and users")
     p.add_argument("--world-config", type=Path, default=None,
-                   help="JSON file overriding WorldConfig fields (see device_runtime/world.py), or "
+                   help="JSON file overriding WorldConfig fields (see device_runtime/sim/world.py), or "
                         "KuaiRandCalibration fields with --world kuairand")
     p.add_argument("--data-dir", type=Path, default=None,
                    help="KuaiRand folder for --world kuairand (default: ../shared/data/kuairand "
@@ -44,8 +44,8 @@ def load_world(args: argparse.Namespace):
     config = getattr(args, "world_config", None)
     seed = getattr(args, "world_seed", 0)
     if world == "kuairand":
-        from device_runtime import kuairand_tables as T
-        from device_runtime.kuairand_world import KuaiRandCalibration, KuaiRandWorld
+        from device_runtime.sim import kuairand_tables as T
+        from device_runtime.sim.kuairand_world import KuaiRandCalibration, KuaiRandWorld
 
         data_dir = getattr(args, "data_dir", None) or T.default_data_dir()
         missing = [f for f in (T.VIDEO_FILE, T.USER_FILE) if not (Path(data_dir) / f).exists()]
@@ -56,7 +56,7 @@ def load_world(args: argparse.Namespace):
         return KuaiRandWorld(data_dir, cal, seed)
     if world != "synthetic":
         raise SystemExit(f"error: --world must be one of {list(WORLDS)}, got {world!r}")
-    from device_runtime.world import SyntheticWorld, WorldConfig
+    from device_runtime.sim.world import SyntheticWorld, WorldConfig
 
     cfg = WorldConfig.load(config) if config else WorldConfig()
     return SyntheticWorld(cfg, seed)
@@ -122,7 +122,7 @@ def _world_info_args(p: argparse.ArgumentParser) -> None:
 @command("world-info", "print a world's parameters and its measured label rates (numpy only)",
          _world_info_args)
 def _world_info(args: argparse.Namespace) -> int:
-    from device_runtime.world_stats import measure_world
+    from device_runtime.sim.world_stats import measure_world
 
     world = load_world(args)
     stats = measure_world(world, sessions=args.sessions, seed=args.seed)

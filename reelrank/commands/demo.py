@@ -36,8 +36,8 @@ def _table(rows: list[tuple[str, str, str]]) -> str:
 
 @command("demo", "run the pipeline on the synthetic world and print a summary", _args)
 def _demo(args: argparse.Namespace) -> int:
-    from device_runtime.world import SyntheticWorld
-    from device_runtime.world_stats import measure_world
+    from device_runtime.sim.world import SyntheticWorld
+    from device_runtime.sim.world_stats import measure_world
     from training.data.synthetic_logs import LogConfig, label_rates, simulate_logs, write_parquet
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="reelrank-demo-"))
@@ -110,9 +110,9 @@ def _export_step(run_dir: Path, art: Path, summary: dict) -> list[tuple[str, str
 
 
 def _emulate_step(args: argparse.Namespace, art: Path, summary: dict) -> list[tuple[str, str, str]]:
-    from device_runtime.emulator import EmulatorConfig, run_emulator, summarize
+    from device_runtime.sim.emulator import EmulatorConfig, run_emulator, summarize
     from device_runtime.reranker import Reranker
-    from device_runtime.world import SyntheticWorld
+    from device_runtime.sim.world import SyntheticWorld
 
     strategies = ("server", "greedy", "adaptive_beam")
     cfg = EmulatorConfig(sessions=args.emulate_sessions, seed=args.seed + 1, strategies=strategies)

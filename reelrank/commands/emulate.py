@@ -62,7 +62,7 @@ def _plot(summary: dict, path: Path) -> str:
 def _emulate(args: argparse.Namespace) -> int:
     import time
 
-    from device_runtime.emulator import EmulatorConfig, format_table, run_emulator, summarize
+    from device_runtime.sim.emulator import EmulatorConfig, format_table, run_emulator, summarize
     from device_runtime.events import EventLog
     from device_runtime.litert import runtime_name
     from device_runtime.reranker import Reranker, RerankerConfig
@@ -135,7 +135,7 @@ def log_arrays_from_sessions(sessions, l_max: int):
          _logs_args)
 def _logs_from_events(args: argparse.Namespace) -> int:
     from device_runtime.events import ReadReport, group_sessions, read_events
-    from device_runtime.replay import replay_session
+    from device_runtime.sim.replay import replay_session
     from training.data.synthetic_logs import label_rates, write_parquet
 
     if not args.events.exists():

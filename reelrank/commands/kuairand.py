@@ -29,7 +29,7 @@ def _calibration_args(p: argparse.ArgumentParser) -> None:
 def _world_calibration(args: argparse.Namespace) -> int:
     import time
 
-    from device_runtime import kuairand_calibration as K
+    from device_runtime.sim import kuairand_calibration as K
 
     if args.world != "kuairand":
         raise SystemExit(f"error: world-calibration needs --world kuairand, got {args.world!r}")
@@ -73,7 +73,7 @@ def plot_calibration(rows: list[dict], path: Path) -> None:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from device_runtime.kuairand_calibration import FAMILIES, LABELS
+    from device_runtime.sim.kuairand_calibration import FAMILIES, LABELS
 
     fams = ("overall", "duration", "video_type", "activity")
     fig, axes = plt.subplots(len(LABELS), len(fams), figsize=(17, 10),

@@ -48,7 +48,7 @@ def _train_args(p: argparse.ArgumentParser) -> None:
 
 @command("train-policy", "train the compact policy (HAC) or a baseline on the synthetic world", _train_args)
 def _train_policy(args: argparse.Namespace) -> int:
-    from training.policy.table import algo_module
+    from benchmarks.policy_table import algo_module
 
     mod = algo_module(args.algo)
     try:
@@ -121,7 +121,7 @@ def _table_args(p: argparse.ArgumentParser) -> None:
 @command("policy-table", "train every policy with several seeds and compare on held-out worlds (Table 2)",
          _table_args)
 def _policy_table(args: argparse.Namespace) -> int:
-    from training.policy.table import RANKER_STRATEGIES, TableConfig, format_table, run_table
+    from benchmarks.policy_table import RANKER_STRATEGIES, TableConfig, format_table, run_table
 
     artifact = args.artifact
     if artifact is None and Path("artifacts/ranker/manifest.json").exists():

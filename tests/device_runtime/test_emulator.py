@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from device_runtime.emulator import (
+from device_runtime.sim.emulator import (
     EmulatorConfig,
     StrategyRun,
     format_table,
@@ -14,8 +14,8 @@ from device_runtime.emulator import (
 )
 from device_runtime.feed import SessionMetrics
 from device_runtime.reranker import Reranker
-from device_runtime.rollout import run_session, server_order
-from device_runtime.world import SyntheticWorld
+from device_runtime.sim.rollout import run_session, server_order
+from device_runtime.sim.world import SyntheticWorld
 from tests.conftest import run_cli
 from tests.device_runtime.golden_artifact import GOLDEN_ARTIFACT
 

@@ -10,15 +10,15 @@ import sys
 import numpy as np
 import pytest
 
-from device_runtime import kuairand_calibration as K
-from device_runtime import kuairand_tables as T
-from device_runtime.kuairand_world import (
+from device_runtime.sim import kuairand_calibration as K
+from device_runtime.sim import kuairand_tables as T
+from device_runtime.sim.kuairand_world import (
     KuaiRandCalibration,
     KuaiRandWorld,
     click_probability,
     valid_play,
 )
-from device_runtime.rollout import run_session
+from device_runtime.sim.rollout import run_session
 from tests.conftest import ROOT, run_cli
 
 SLICE = ROOT / "tests" / "data" / "kuairand"

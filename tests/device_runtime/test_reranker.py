@@ -8,10 +8,10 @@ from device_runtime import contract as C
 from device_runtime.artifact import check_signatures, load_manifest
 from device_runtime.beam_search import beam_search, greedy_order, signature_scorer
 from device_runtime.reranker import Reranker, RerankerConfig
-from device_runtime.rollout import run_session
+from device_runtime.sim.rollout import run_session
 from device_runtime.session import SessionState
 from device_runtime.strategies import STRATEGIES, SearchParams, get_strategy
-from device_runtime.world import SyntheticWorld
+from device_runtime.sim.world import SyntheticWorld
 from tests.device_runtime.golden_artifact import GOLDEN_ARTIFACT
 
 LIST_REWARD_TOL = 1e-5
@@ -37,9 +37,7 @@ def states():
 
     def grab(state, session):
         if len(out) < 24 and state.consumed % 2 == 0:
-            snap = SessionState(state.n_history, state.network)
-            snap.__dict__.update({k: (v.copy() if hasattr(v, "copy") else v) for k, v in state.__dict__.items()})
-            out.append(snap)
+            out.append(state.copy())
         return 0
 
     s = 0
@@ -58,7 +56,7 @@ def test_golden_artifact_matches_the_contract(reranker):
 
 
 def _reference(r: Reranker, state: SessionState, threshold: float):
-    page = r.page_from_state(state)
+    page = r.inputs_from_state(state)
     scorer = signature_scorer(r.runner(C.SCORE_SIGNATURE), page, r.dims.l_max - 1)
     p = r.params
     return page, scorer, beam_search(scorer, page["cand_mask"], beam_size=p.beam_size, max_steps=p.l_max,
@@ -96,7 +94,7 @@ def test_python_beam_equals_in_graph_rerank(deep_reranker, reranker, states):
 def test_greedy_is_pointwise_over_score_with_an_empty_prefix(reranker, states):
     r = reranker
     for st in states:
-        page = r.page_from_state(st)
+        page = r.inputs_from_state(st)
         out = r.runner(C.SCORE_SIGNATURE)(**page, prefix_dense=np.zeros((5, C.N_VIDEO_DENSE), np.float32),
                                            prefix_ids=np.zeros((5, C.N_IDS), np.int32),
                                            prefix_mask=np.zeros(5, np.float32))
@@ -121,8 +119,7 @@ def test_more_than_m_max_candidates_reranks_the_first_m_max(reranker, states):
     st = states[-1]
     world = SyntheticWorld(world_seed=1)
     sess = world.new_session(99, 0)
-    big = SessionState(st.n_history, st.network)
-    big.__dict__.update(st.__dict__)
+    big = st.copy()
     for req in range(3):  # 27 candidates: M_max = 16 get reranked, 11 follow in server order
         big.page_arrived(world.raw_videos(world.server_page(sess, req)))
     n = len(big.cache)
@@ -131,8 +128,7 @@ def test_more_than_m_max_candidates_reranks_the_first_m_max(reranker, states):
     assert got.fallback is None and got.truncated == n - 16
     assert sorted(got.order[:16].tolist()) == list(range(16))
     assert got.order[16:].tolist() == list(range(16, n))
-    first16 = SessionState(st.n_history, st.network)
-    first16.__dict__.update(big.__dict__)
+    first16 = big.copy()
     first16.cache = big.cache.take(np.arange(16))
     assert reranker.rerank(first16, "adaptive_beam").order.tolist() == got.order[:16].tolist()
 

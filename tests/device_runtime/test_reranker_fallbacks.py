@@ -12,7 +12,7 @@ from device_runtime.reranker import Reranker, RerankerConfig
 from device_runtime.session import SessionState
 from device_runtime.strategies import STRATEGIES, StrategyOutput, register_strategy
 from device_runtime.validation import FallbackReason as R
-from device_runtime.world import SyntheticWorld
+from device_runtime.sim.world import SyntheticWorld
 from tests.device_runtime.golden_artifact import GOLDEN_ARTIFACT, copy_artifact
 
 MODEL_STRATEGIES = ("greedy", "beam", "adaptive_beam", "python_beam")
@@ -88,7 +88,7 @@ def test_history_length_must_match_the_artifact(world):
 
 
 def page_of(r, world):
-    return r.page_from_state(fresh_state(world))
+    return r.inputs_from_state(fresh_state(world))
 
 
 @pytest.mark.parametrize(
@@ -110,17 +110,17 @@ def test_rerank_page_validates_shapes_dtypes_and_values(world, edit, reason, mes
     edit(page)
     res = r.rerank_page(page, "adaptive_beam")
     assert res.fallback is reason and res.served == "server"
-    from device_runtime.validation import InvalidInput, check_page
+    from device_runtime.validation import InvalidInput, check_inputs
 
     with pytest.raises(InvalidInput) as e:
-        check_page(page, r.dims)
+        check_inputs(page, r.dims)
     assert message in str(e.value)
 
 
 def test_rerank_page_keeps_the_first_m_max_candidates(world):
     r = Reranker(GOLDEN_ARTIFACT)
     st = fresh_state(world, pages=3)
-    big = {**r.page_from_state(st)}
+    big = {**r.inputs_from_state(st)}
     from device_runtime.features import build_candidates, video_dense, video_ids
 
     c = build_candidates(video_dense(st.cache), video_ids(st.cache), len(st.cache))  # 27 rows, unpadded

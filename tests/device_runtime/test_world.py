@@ -4,9 +4,9 @@ import dataclasses
 import numpy as np
 import pytest
 
-from device_runtime.rollout import run_session, server_order
-from device_runtime.world import SyntheticWorld, WorldConfig
-from device_runtime.world_stats import (
+from device_runtime.sim.rollout import run_session, server_order
+from device_runtime.sim.world import SyntheticWorld, WorldConfig
+from device_runtime.sim.world_stats import (
     blind_rule,
     feedback_rule,
     mean_ci95,

@@ -12,7 +12,7 @@ from device_runtime.artifact import ArtifactError, load_manifest
 from device_runtime.beam_search import beam_search, signature_scorer
 from device_runtime.litert import SignatureRunner, load_interpreter, read_embedded_manifest
 from export.opcheck import op_histogram
-from export.pages import page
+from device_runtime.sim.samples import row
 from tests.conftest import run_cli
 
 LR_TOL = 1e-5
@@ -74,7 +74,7 @@ def test_rerank_equals_numpy_algorithm_1(tiny_artifact, reference):
     s = np.load(tiny_artifact / "sample_inputs.npz")
     batch = {n[7:]: s[n] for n in s.files if n.startswith("rerank.")}
     for i in range(batch["cand_mask"].shape[0]):
-        p = page(batch, i)
+        p = row(batch, i)
         for threshold, n_show in ((0.95, 1), (1.0, 1), (0.999, 3)):
             p2 = {**p, "threshold": np.float32(threshold), "n_show": np.int32(n_show)}
             ref = beam_search(signature_scorer(score, p2, 5), p["cand_mask"], beam_size=4, max_steps=6,
@@ -138,7 +138,7 @@ def test_onnx_rerank_matches_tflite(tiny_artifact):
     s = np.load(tiny_artifact / "sample_inputs.npz")
     batch = {n[7:]: s[n] for n in s.files if n.startswith("rerank.")}
     for i in range(batch["cand_mask"].shape[0]):
-        p = page(batch, i)
+        p = row(batch, i)
         a, b = rerank(**p), onnx(**p)
         np.testing.assert_array_equal(a["order"], b["order"])
         assert int(a["steps"]) == int(b["steps"])

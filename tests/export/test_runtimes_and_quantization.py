@@ -6,7 +6,7 @@ import pytest
 
 from device_runtime.litert import SignatureRunner, load_interpreter
 from export.opcheck import check_ops
-from export.pages import page
+from device_runtime.sim.samples import row
 from tests.export.tflrt_venv import run_in_tflrt
 
 LR_TOL = 1e-5
@@ -16,7 +16,7 @@ def _litert_outputs(art, reference):
     rr = SignatureRunner(load_interpreter(art / "model.tflite", reference=reference), "rerank")
     s = np.load(art / "sample_inputs.npz")
     batch = {n[7:]: s[n] for n in s.files if n.startswith("rerank.")}
-    outs = [rr(**page(batch, i)) for i in range(batch["cand_mask"].shape[0])]
+    outs = [rr(**row(batch, i)) for i in range(batch["cand_mask"].shape[0])]
     return (np.array([o["order"] for o in outs]), np.array([int(o["steps"]) for o in outs]),
             np.array([float(o["list_reward"]) for o in outs]))
 

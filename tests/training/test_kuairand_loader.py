@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from device_runtime import contract as C
-from device_runtime import kuairand_tables as T
+from device_runtime.sim import kuairand_tables as T
 from tests.conftest import run_cli
 from training.data.kuairand import NEUTRAL_PXTR, load_kuairand, split_users, write_subset
 

@@ -4,9 +4,9 @@ truncated, slates, rewards."""
 import numpy as np
 import pytest
 
-from device_runtime.policy_env import EnvConfig, FeedEnv, top_n
-from device_runtime.rollout import run_session, server_order
-from device_runtime.world import SyntheticWorld
+from device_runtime.sim.policy_env import EnvConfig, FeedEnv, top_n
+from device_runtime.sim.rollout import run_session, server_order
+from device_runtime.sim.world import SyntheticWorld
 
 
 @pytest.fixture(scope="module")

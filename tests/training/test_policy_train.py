@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("keras")
 
-from training.policy.table import TableConfig, algo_module, run_table  # noqa: E402
+from benchmarks.policy_table import TableConfig, algo_module, run_table  # noqa: E402
 
 TINY = {
     "hac": dict(steps=12, num_envs=4, learning_starts=16, batch_size=16, eval_every=6, eval_sessions=3),

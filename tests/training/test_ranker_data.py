@@ -6,8 +6,8 @@ import pytest
 
 from device_runtime import contract as C
 from device_runtime.features import build_prefix
-from device_runtime.rollout import run_session
-from device_runtime.world import SyntheticWorld
+from device_runtime.sim.rollout import run_session
+from device_runtime.sim.world import SyntheticWorld
 from training.data.synthetic_logs import LogConfig, simulate_logs
 from training.ranker.baselines import server_pxtr
 from training.ranker.inputs import FEATURE_NAMES, ranker_data

@@ -41,7 +41,7 @@ from typing import Final
 import numpy as np
 
 from device_runtime import contract as C
-from device_runtime import kuairand_tables as T
+from device_runtime.sim import kuairand_tables as T
 from device_runtime.features import (
     Feedback,
     RawVideos,

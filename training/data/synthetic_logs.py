@@ -18,8 +18,8 @@ import numpy as np
 from tqdm import tqdm
 
 from device_runtime import contract as C
-from device_runtime.rollout import Impression, run_session
-from device_runtime.world import SyntheticWorld, WorldConfig
+from device_runtime.sim.rollout import Impression, run_session
+from device_runtime.sim.world import SyntheticWorld, WorldConfig
 
 
 class LogArrays(NamedTuple):

@@ -16,9 +16,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from device_runtime.policy_env import OBS_KEYS, EnvConfig, FeedEnv, stack, top_n
-from device_runtime.world import SyntheticWorld
-from device_runtime.world_stats import mean_ci95
+from device_runtime.sim.policy_env import OBS_KEYS, EnvConfig, FeedEnv, stack, top_n
+from device_runtime.sim.world import SyntheticWorld
+from device_runtime.sim.world_stats import mean_ci95
 
 #: run seeds of the sessions each phase uses on a world (kept apart so no session is reused)
 TRAIN_SESSION_SEED = 10_000

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from device_runtime.policy_env import EnvConfig
+from device_runtime.sim.policy_env import EnvConfig
 from training.policy import common as U
 
 

@@ -11,9 +11,9 @@ from typing import NamedTuple
 import numpy as np
 
 from device_runtime import contract as C
-from device_runtime.policy_env import OBS_KEYS
-from device_runtime.rollout import run_session, server_order
-from device_runtime.world import SyntheticWorld
+from device_runtime.sim.policy_env import OBS_KEYS
+from device_runtime.sim.rollout import run_session, server_order
+from device_runtime.sim.world import SyntheticWorld
 
 
 class LoggedData(NamedTuple):

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from device_runtime.policy_env import EnvConfig
-from device_runtime.world_stats import mean_ci95
+from device_runtime.sim.policy_env import EnvConfig
+from device_runtime.sim.world_stats import mean_ci95
 from training.policy import common as U
 
 ALGOS = ("hac", "ddpg", "sl", "reinforce_topk")

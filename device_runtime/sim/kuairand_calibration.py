@@ -32,9 +32,9 @@ from typing import Final
 
 import numpy as np
 
-from device_runtime import kuairand_tables as T
-from device_runtime.kuairand_world import KuaiRandCalibration, KuaiRandWorld
-from device_runtime.rollout import run_session
+from device_runtime.sim import kuairand_tables as T
+from device_runtime.sim.kuairand_world import KuaiRandCalibration, KuaiRandWorld
+from device_runtime.sim.rollout import run_session
 
 #: KuaiRand-Pure standard-feed label rates (data README, 1,436,609 rows).
 STANDARD_FEED: Final = {"long_view": 0.3318, "is_like": 0.0185, "is_click": 0.4597}

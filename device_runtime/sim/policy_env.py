@@ -27,7 +27,7 @@ import numpy as np
 
 from device_runtime import contract as C
 from device_runtime.session import PagingConfig, SessionState
-from device_runtime.world import Response, SyntheticWorld, UserSession
+from device_runtime.sim.world import Response, SyntheticWorld, UserSession
 
 #: Names of the observation arrays, in the order of the ``policy_rerank`` signature's inputs.
 OBS_KEYS = ("hist_dense", "hist_ids", "hist_mask", "cand_dense", "cand_ids", "cand_mask", "context")

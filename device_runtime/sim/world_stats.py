@@ -14,9 +14,9 @@ import math
 import numpy as np
 
 from device_runtime import contract as C
-from device_runtime.rollout import run_session, server_order
+from device_runtime.sim.rollout import run_session, server_order
 from device_runtime.session import SessionState
-from device_runtime.world import SyntheticWorld, UserSession
+from device_runtime.sim.world import SyntheticWorld, UserSession
 
 
 def mean_ci95(x: np.ndarray) -> tuple[float, float]:

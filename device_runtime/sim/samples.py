@@ -7,11 +7,11 @@ import numpy as np
 
 from device_runtime import contract as C
 from device_runtime.features import build_prefix
-from device_runtime.rollout import run_session
-from device_runtime.world import SyntheticWorld
+from device_runtime.sim.rollout import run_session
+from device_runtime.sim.world import SyntheticWorld
 
 
-def collect_pages(n_pages: int, dims: C.Dims, world: SyntheticWorld | None = None, seed: int = 0,
+def collect_inputs(n_pages: int, dims: C.Dims, world: SyntheticWorld | None = None, seed: int = 0,
                   stride: int = 2) -> dict[str, np.ndarray]:
     """``n_pages`` rerank inputs (without the search parameters), stacked: {name: [P, ...]}.
 
@@ -51,7 +51,7 @@ def with_search_params(pages: dict[str, np.ndarray], alpha: float, beta: float, 
     }
 
 
-def score_inputs_from_pages(pages: dict[str, np.ndarray], dims: C.Dims, seed: int = 0) -> dict[str, np.ndarray]:
+def score_inputs_from(pages: dict[str, np.ndarray], dims: C.Dims, seed: int = 0) -> dict[str, np.ndarray]:
     """``score`` inputs: each page with a placed prefix of random length drawn from its own valid
     candidates (as a beam would have placed them)."""
     from device_runtime.features import Candidates
@@ -72,6 +72,6 @@ def score_inputs_from_pages(pages: dict[str, np.ndarray], dims: C.Dims, seed: in
     return {n: merged[n] for n in names}
 
 
-def page(batch: dict[str, np.ndarray], i: int) -> dict[str, np.ndarray]:
+def row(batch: dict[str, np.ndarray], i: int) -> dict[str, np.ndarray]:
     """Row ``i`` of stacked inputs (scalars become 0-d arrays)."""
     return {k: np.asarray(v[i]) for k, v in batch.items()}

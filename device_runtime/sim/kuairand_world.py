@@ -20,7 +20,7 @@ synthetic world's, unchanged. What is real and what stays latent:
 off the simulated watch time (``valid_play``); since watch time grows with the same latent utility
 that decides the effective view, its probability is exact too (``click_probability``).
 
-The defaults of ``KuaiRandCalibration`` come from ``device_runtime.kuairand_calibration.fit``;
+The defaults of ``KuaiRandCalibration`` come from ``device_runtime.sim.kuairand_calibration.fit``;
 they are stored here so no run re-fits them.
 """
 
@@ -32,9 +32,9 @@ from pathlib import Path
 
 import numpy as np
 
-from device_runtime import kuairand_tables as T
+from device_runtime.sim import kuairand_tables as T
 from device_runtime.features import RawVideos
-from device_runtime.world import Catalog, Page, SyntheticWorld, WorldConfig
+from device_runtime.sim.world import Catalog, Page, SyntheticWorld, WorldConfig
 
 _MS_PER_DAY = 86_400_000.0
 

@@ -14,7 +14,7 @@ import numpy as np
 from device_runtime.contract import SKIP_SECONDS
 from device_runtime.features import Candidates, History, RawVideos
 from device_runtime.session import PagingConfig, SessionState
-from device_runtime.world import Response, SyntheticWorld, UserSession
+from device_runtime.sim.world import Response, SyntheticWorld, UserSession
 
 
 class Impression(NamedTuple):
