@@ -20,14 +20,13 @@ from pathlib import Path
 import numpy as np
 
 from device_runtime.sim.policy_env import EnvConfig
-from device_runtime.sim.world_stats import mean_ci95
+from device_runtime.sim.world_stats import CI_NORMAL, CI_STUDENT_T, mean_ci95, mean_ci95_t
 from training.policy import common as U
 
 ALGOS = ("hac", "ddpg", "sl", "reinforce_topk")
 RANKER_STRATEGIES = ("server", "greedy", "adaptive_beam")
 METRICS = ("total_reward", "depth")
 #: default update budgets of the table (each a few tens of seconds on 2 cores)
-DEFAULT_STEPS = {"hac": 1200, "ddpg": 1200, "sl": 1200, "reinforce_topk": 1200}
 
 
 @dataclass(frozen=True)
@@ -39,7 +38,7 @@ class TableConfig:
     seeds: tuple[int, ...] = (0, 1, 2)
     """Training seeds per algorithm (>= 3 for the table's claim)."""
     steps: int | None = None
-    """Updates per training run; None = ``DEFAULT_STEPS`` per algorithm."""
+    """Updates per training run; None = each algorithm's own default (``default_steps``)."""
     eval_worlds: tuple[int, ...] = (1001, 1002, 1003)
     """Held-out world seeds (catalog and users never seen in training)."""
     eval_sessions: int = 100
@@ -80,6 +79,11 @@ def algo_module(name: str):
     return {"hac": hac, "ddpg": ddpg, "sl": sl, "reinforce_topk": reinforce_topk}[name]
 
 
+def default_steps(algo: str) -> int:
+    """Gradient updates an algorithm trains for by default: its ``Args.steps`` (one source of truth)."""
+    return int(algo_module(algo).Args.steps)
+
+
 def make_args(algo: str, seed: int, steps: int, cfg: TableConfig, progress: bool):
     mod = algo_module(algo)
     kw = dict(seed=seed, steps=steps, slate=cfg.slate, depth_cap=cfg.depth_cap, progress=progress,
@@ -112,13 +116,14 @@ def reranker_rule(reranker, strategy: str, slate: int) -> U.BatchRule:
 
 
 def _row(values: list[dict[str, np.ndarray]], kind: str, wall_s: float, extra: dict | None = None) -> dict:
-    """Aggregate a row: pooled per-session mean ± 95% CI, per-seed means."""
+    """Aggregate a row: pooled per-session mean ± 95% CI (normal), per-seed means ± 95% CI
+    (Student's t, df = seeds − 1)."""
     row: dict = {"kind": kind, "seeds": len(values), "wall_s": wall_s, **(extra or {})}
     for m in METRICS + ("effective_views", "likes"):
         pooled = np.concatenate([v[m] for v in values])
         mean, ci = mean_ci95(pooled)
         seed_means = [float(v[m].mean()) for v in values]
-        s_mean, s_ci = mean_ci95(np.asarray(seed_means))
+        s_mean, s_ci = mean_ci95_t(np.asarray(seed_means))
         row[m] = {"mean": mean, "ci95": ci, "seed_means": seed_means, "seed_ci95": s_ci, "n_sessions": int(pooled.size)}
     return row
 
@@ -126,9 +131,13 @@ def _row(values: list[dict[str, np.ndarray]], kind: str, wall_s: float, extra: d
 def paired(a: list[dict[str, np.ndarray]], b: list[dict[str, np.ndarray]], metric: str) -> dict:
     """a − b per session (seed j with seed j; a single-run row pairs with every seed)."""
     n = max(len(a), len(b))
-    diffs = np.concatenate([a[j % len(a)][metric] - b[j % len(b)][metric] for j in range(n)])
+    per_seed = [a[j % len(a)][metric] - b[j % len(b)][metric] for j in range(n)]
+    diffs = np.concatenate(per_seed)
     mean, ci = mean_ci95(diffs)
-    return {"mean": mean, "ci95": ci, "n": int(diffs.size)}
+    seed_means = [float(d.mean()) for d in per_seed]
+    s_mean, s_ci = mean_ci95_t(np.asarray(seed_means))
+    return {"mean": mean, "ci95": ci, "n": int(diffs.size),
+            "seed_means": seed_means, "seed_mean": s_mean, "seed_ci95": s_ci}
 
 
 def run_table(cfg: TableConfig, out_dir: str | Path, *, progress: bool = True, log: Callable[[str], None] = print) -> dict:
@@ -159,7 +168,7 @@ def run_table(cfg: TableConfig, out_dir: str | Path, *, progress: bool = True, l
 
     # ---- the policies --------------------------------------------------------------------------------
     for algo in cfg.algos:
-        steps = cfg.steps or DEFAULT_STEPS[algo]
+        steps = cfg.steps or default_steps(algo)
         results[algo], runs[algo], train_s, params = [], [], 0.0, 0
         for seed in cfg.seeds:
             t0 = time.perf_counter()
@@ -211,8 +220,9 @@ def run_table(cfg: TableConfig, out_dir: str | Path, *, progress: bool = True, l
             comparisons[f"{a} - {b}"] = {m: paired(results[a], results[b], m) for m in METRICS}
     report = {
         "config": {**{k: (str(v) if isinstance(v, Path) else v) for k, v in cfg.__dict__.items()},
-                   "steps_per_algo": {a: cfg.steps or DEFAULT_STEPS[a] for a in cfg.algos}},
+                   "steps_per_algo": {a: cfg.steps or default_steps(a) for a in cfg.algos}},
         "rows": rows, "paired": comparisons, "wall_s": time.perf_counter() - t_all,
+        "intervals": {"ci95": CI_NORMAL, "seed_ci95": CI_STUDENT_T},
     }
     (out / "policy_table.json").write_text(json.dumps(report, indent=2, default=_json_default))
     (out / "policy_table.md").write_text(format_table(report) + "\n")
@@ -227,21 +237,33 @@ def _json_default(x):
     raise TypeError(f"not JSON serialisable: {type(x).__name__}")
 
 
+def _pm(mean: float, ci: float, sign: bool = False) -> str:
+    """``mean ± ci``; a single seed has no interval (``n/a``)."""
+    m = f"{mean:+.3f}" if sign else f"{mean:.3f}"
+    return f"{m} ± {ci:.3f}" if np.isfinite(ci) else f"{m} (one seed: no interval)"
+
+
 def format_table(report: dict) -> str:
     c = report["config"]
     lines = [f"Held-out worlds {c['eval_worlds']} × {c['eval_sessions']} sessions each (paired users), "
-             f"depth cap {c['depth_cap']}, slate {c['slate']}; mean ± 95% CI over sessions pooled across seeds; "
-             f"seed means in brackets.", "",
-             "| row | kind | seeds | total reward | depth | seed means (total reward) |", "|---|---|---|---|---|---|"]
+             f"depth cap {c['depth_cap']}, slate {c['slate']}; total reward and depth: mean ± 95% CI over "
+             f"sessions pooled across seeds (normal); across seeds: mean of the seed means ± 95% Student's t "
+             f"interval (df = seeds − 1); seed means in brackets.", "",
+             "| row | kind | seeds | total reward | depth | across seeds (t) | seed means (total reward) |",
+             "|---|---|---|---|---|---|---|"]
     for name, r in report["rows"].items():
         tr, dp = r["total_reward"], r["depth"]
         seeds = ", ".join(f"{v:.2f}" for v in tr["seed_means"])
         lines.append(f"| {name} | {r['kind']} | {r['seeds']} | {tr['mean']:.3f} ± {tr['ci95']:.3f} "
-                     f"| {dp['mean']:.2f} ± {dp['ci95']:.2f} | [{seeds}] |")
+                     f"| {dp['mean']:.2f} ± {dp['ci95']:.2f} | {_pm(np.mean(tr['seed_means']), tr['seed_ci95'])} "
+                     f"| [{seeds}] |")
     if report["paired"]:
-        lines += ["", "| paired difference | total reward | depth |", "|---|---|---|"]
+        lines += ["", "| paired difference | total reward (per session) | depth | total reward across seeds (t) |",
+                  "|---|---|---|---|"]
         for pair, d in report["paired"].items():
-            lines.append(f"| {pair} | {d['total_reward']['mean']:+.3f} ± {d['total_reward']['ci95']:.3f} "
-                         f"| {d['depth']['mean']:+.2f} ± {d['depth']['ci95']:.2f} |")
+            t = d["total_reward"]
+            lines.append(f"| {pair} | {t['mean']:+.3f} ± {t['ci95']:.3f} "
+                         f"| {d['depth']['mean']:+.2f} ± {d['depth']['ci95']:.2f} "
+                         f"| {_pm(t.get('seed_mean', float('nan')), t.get('seed_ci95', float('nan')), sign=True)} |")
     lines += ["", f"wall {report['wall_s']:.0f} s; updates per run {c['steps_per_algo']}"]
     return "\n".join(lines)

@@ -96,7 +96,7 @@ def check_inputs(inputs: dict[str, np.ndarray], dims: C.Dims) -> tuple[dict[str,
     specs = input_specs(dims)
     missing = [s.name for s in specs if s.name not in inputs]
     if missing:
-        raise InvalidInput(FallbackReason.MISSING_INPUT, f"the rerank inputs must include {missing}, got {sorted(inputs)}")
+        raise InvalidInput(FallbackReason.MISSING_INPUT, f"a rerank must have inputs {missing}, got {sorted(inputs)}")
     out = {s.name: np.asarray(inputs[s.name]) for s in specs}
     cut = 0
     n_cand = out["cand_mask"].shape[0] if out["cand_mask"].ndim == 1 else -1

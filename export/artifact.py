@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,48 +20,13 @@ import numpy as np
 from device_runtime import contract as C
 from device_runtime.artifact import MODEL, ONNX, SAMPLES
 from device_runtime.litert import MANIFEST_METADATA_KEY
+from device_runtime.sim.samples import collect_inputs, score_inputs_from, with_search_params
 from device_runtime.sim.world import SyntheticWorld
 from export import manifest as M
+from export.config import ExportConfig
 from export.convert import embed_metadata, frozen_module, save_savedmodel, to_tflite
 from export.graph import SearchConfig
 from export.opcheck import op_histogram, subgraph_flops
-from device_runtime.sim.samples import collect_inputs, score_inputs_from, with_search_params
-
-
-@dataclass(frozen=True)
-class ExportConfig:
-    """What to export."""
-
-    max_candidates: int = C.M_MAX_DEFAULT
-    """M_max: candidate slots per rerank."""
-    beam_size: int = C.BEAM_SIZE_DEFAULT
-    """k: beams kept per step (1 = greedy)."""
-    max_steps: int = C.L_MAX_DEFAULT
-    """L_max: maximum search steps."""
-    quantize: str = "none"
-    """none | fp16 | dynamic-int8."""
-    onnx: bool = False
-    """Also write model.onnx (rerank signature)."""
-    sample_pages: int = 128
-    """Pages of real simulated sessions stored in sample_inputs.npz (>= 64)."""
-    world_seed: int = 0
-    """World the sample pages come from."""
-    seed: int = 2024
-    """Run seed of the sample sessions (kept apart from training seeds)."""
-    alpha: float = C.DEFAULT_RERANK_PARAMS["alpha"]
-    """Default ListReward weight of p_effective_view."""
-    beta: float = C.DEFAULT_RERANK_PARAMS["beta"]
-    """Default ListReward weight of p_like."""
-    threshold: float = C.DEFAULT_RERANK_PARAMS["threshold"]
-    """Default stability threshold t."""
-    n_show: int = C.DEFAULT_RERANK_PARAMS["n_show"]
-    """Default minimum steps n before stopping (1 for an immersive feed)."""
-
-    def __post_init__(self) -> None:
-        if self.sample_pages < 64:
-            raise ValueError(f"`sample_pages` must be >= 64, got {self.sample_pages}")
-        if self.beam_size < 1:
-            raise ValueError(f"`beam_size` must be >= 1, got {self.beam_size}")
 
 
 def keras_score_outputs(model, score_inputs: dict[str, np.ndarray], dims: C.Dims) -> dict[str, np.ndarray]:

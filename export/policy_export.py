@@ -148,10 +148,10 @@ def _dims_of_samples(samples) -> C.Dims:
 def export_policy(policy_run: str | Path, artifact_dir: str | Path, cfg: PolicyExportConfig | None = None,
                   log=print) -> dict:
     """Write policy.tflite (+ samples) into ``artifact_dir`` and update its manifest."""
+    from device_runtime.sim.samples import collect_inputs
     from export import manifest as M
     from export.convert import embed_metadata
     from export.opcheck import op_histogram
-    from device_runtime.sim.samples import collect_inputs
     from training.policy.network import load_policy
 
     cfg = cfg or PolicyExportConfig()

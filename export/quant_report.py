@@ -13,8 +13,8 @@ from device_runtime import contract as C
 from device_runtime.artifact import MODEL, dims_of, load_manifest
 from device_runtime.beam_search import signature_scorer
 from device_runtime.litert import SignatureRunner, load_interpreter
-from device_runtime.sim.world import SyntheticWorld
 from device_runtime.sim.samples import collect_inputs, row, with_search_params
+from device_runtime.sim.world import SyntheticWorld
 from training.ranker.metrics import auc
 
 

@@ -31,8 +31,8 @@ from device_runtime.artifact import (
 )
 from device_runtime.beam_search import beam_search, signature_scorer
 from device_runtime.litert import SignatureRunner, load_interpreter, read_embedded_manifest
-from device_runtime.sim.world import SyntheticWorld
 from device_runtime.sim.samples import collect_inputs, row, with_search_params
+from device_runtime.sim.world import SyntheticWorld
 
 LIST_REWARD_TOL = 1e-5
 #: |TFLite score - Keras| allowed per quantization

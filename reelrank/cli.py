@@ -11,15 +11,82 @@ from collections.abc import Callable
 from pathlib import Path
 
 Handler = Callable[[argparse.Namespace], int]
-_COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Handler]] = {}
+_COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Handler, str]] = {}
+
+#: stages of the pipeline, in the order ``reelrank --help`` lists them
+STAGES = {
+    "data": "simulate or load logs, describe worlds",
+    "train": "train rankers and policies",
+    "export": "write and check artifacts",
+    "device": "run artifacts through the device runtime (emulator, its event logs)",
+    "evaluate": "compare strategies, rankers and policies",
+    "benchmark": "latency, bundles for real devices",
+    "pipeline": "everything at once",
+}
 
 
-def command(name: str, help: str, configure: Callable[[argparse.ArgumentParser], None]):
+def command(name: str, help: str, configure: Callable[[argparse.ArgumentParser], None], stage: str = "pipeline"):
+    if stage not in STAGES:
+        raise ValueError(f"`stage` must be one of {list(STAGES)}, got {stage!r}")
+
     def deco(fn: Handler) -> Handler:
-        _COMMANDS[name] = (help, configure, fn)
+        _COMMANDS[name] = (help, configure, fn, stage)
         return fn
 
     return deco
+
+
+# -- one source of truth for defaults -------------------------------------------------------------
+#: (parser prog, option string) -> (dataclass, field name): every flag whose default comes from a config
+CONFIG_FLAGS: dict[tuple[str, str], tuple[type, str]] = {}
+
+
+def config_default(cls: type, name: str):
+    """The default of dataclass field ``name`` of ``cls`` (its ``default`` or ``default_factory()``)."""
+    import dataclasses
+
+    for f in dataclasses.fields(cls):
+        if f.name == name:
+            if f.default is not dataclasses.MISSING:
+                return f.default
+            if f.default_factory is not dataclasses.MISSING:
+                return f.default_factory()
+            raise ValueError(f"`{cls.__name__}.{name}` has no default")
+    raise ValueError(f"`{cls.__name__}` has no field {name!r}")
+
+
+def csv_words(text: str) -> tuple[str, ...]:
+    """``"a,b, c"`` -> ``("a", "b", "c")`` (argparse ``type`` for comma-separated names)."""
+    return tuple(w.strip() for w in text.split(",") if w.strip())
+
+
+def csv_ints(text: str) -> tuple[int, ...]:
+    """``"1,2"`` -> ``(1, 2)`` (argparse ``type`` for comma-separated integers)."""
+    try:
+        return tuple(int(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def _shown(value) -> str:
+    if isinstance(value, tuple | list):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def config_arg(p: argparse.ArgumentParser, flag: str, cls: type, name: str | None = None, *,
+               help: str = "", show=_shown, **kw) -> None:
+    """``p.add_argument(flag, ...)`` whose default IS the dataclass field's default (``name``
+    defaults to the flag's words joined by ``_``): the CLI never restates a default, so the two
+    cannot drift. The help text gets ``(default …)`` appended."""
+    name = name or flag.lstrip("-").replace("-", "_")
+    default = config_default(cls, name)
+    if kw.get("action") in ("store_true", "store_false"):
+        p.add_argument(flag, help=help, **kw)
+    else:
+        p.add_argument(flag, default=default, help=f"{help} (default {show(default)})".strip(), **kw)
+    prog = getattr(p, "prog", None) or getattr(getattr(p, "_container", None), "prog", "?")
+    CONFIG_FLAGS[(prog, flag)] = (cls, name)
 
 
 WORLDS = ("synthetic", "kuairand")
@@ -74,20 +141,22 @@ def world_meta(args: argparse.Namespace, world) -> dict:
 
 # -- simulate-logs ------------------------------------------------------------------------------
 def _simulate_logs_args(p: argparse.ArgumentParser) -> None:
+    from training.data.synthetic_logs import LogConfig
+
     p.add_argument("--sessions", type=int, required=True, help="number of sessions to simulate")
-    p.add_argument("--seed", type=int, default=0, help="run seed (users and random streams)")
+    config_arg(p, "--seed", LogConfig, type=int, help="run seed (users and random streams)")
     p.add_argument("--out", type=Path, required=True, help="output Parquet file")
-    p.add_argument("--history", type=int, default=8, help="N_h, watched videos kept (default 8)")
-    p.add_argument("--max-steps", type=int, default=6, help="L_max (prefix holds L_max - 1)")
-    p.add_argument("--explore-show", type=float, default=0.0,
-                   help="probability the logging client shows a random cached video instead of the "
-                        "server's next one (default 0: pure server order)")
+    config_arg(p, "--history", LogConfig, "n_history", type=int, help="N_h, watched videos kept")
+    config_arg(p, "--max-steps", LogConfig, "l_max", type=int, help="L_max (prefix holds L_max - 1)")
+    config_arg(p, "--explore-show", LogConfig, type=float,
+               help="probability the logging client shows a random cached video instead of the "
+                    "server's next one (0: pure server order)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _world_args(p)
 
 
 @command("simulate-logs", "simulate sessions under the server's policy and write a Parquet log",
-         _simulate_logs_args)
+         _simulate_logs_args, stage="data")
 def _simulate_logs(args: argparse.Namespace) -> int:
     import time
 
@@ -120,7 +189,7 @@ def _world_info_args(p: argparse.ArgumentParser) -> None:
 
 
 @command("world-info", "print a world's parameters and its measured label rates (numpy only)",
-         _world_info_args)
+         _world_info_args, stage="data")
 def _world_info(args: argparse.Namespace) -> int:
     from device_runtime.sim.world_stats import measure_world
 
@@ -130,14 +199,41 @@ def _world_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _grouped_help() -> str:
+    width = max((len(n) for n in _COMMANDS), default=10) + 2
+    lines = ["commands, by stage:"]
+    for stage, what in STAGES.items():
+        names = [n for n, c in _COMMANDS.items() if c[3] == stage]
+        if not names:
+            continue
+        lines.append(f"\n  {stage} — {what}")
+        lines += [f"    {n:<{width}}{_COMMANDS[n][0]}" for n in names]
+    lines.append("\n`reelrank COMMAND --help` shows a command's flags and their defaults.")
+    return "\n".join(lines)
+
+
+def _command_in(argv: list[str] | None) -> str | None:
+    """The subcommand named in ``argv`` (the first word that is a command), if any."""
+    for word in sys.argv[1:] if argv is None else argv:
+        if word in _COMMANDS:
+            return word
+    return None
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The full parser; with ``only``, just that subcommand's flags are configured (the others
+    keep their one-line help), so running a command imports only its own config modules."""
     parser = argparse.ArgumentParser(
-        prog="reelrank", description="On-device reranking of short-video feeds."
+        prog="reelrank", description="On-device reranking of short-video feeds.",
+        usage="reelrank [-h] [--verbose] COMMAND [flags]",
+        epilog=_grouped_help(), formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, (help_, configure, fn) in _COMMANDS.items():
-        p = sub.add_parser(name, help=help_, description=help_)
-        configure(p)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", help=argparse.SUPPRESS)
+    order = list(STAGES)
+    for name, (help_, configure, fn, _stage) in sorted(_COMMANDS.items(), key=lambda kv: order.index(kv[1][3])):
+        p = sub.add_parser(name, prog=f"reelrank {name}", help=help_, description=help_)
+        if only is None or name == only:
+            configure(p)
         p.set_defaults(_handler=fn)
     return parser
 
@@ -160,7 +256,7 @@ def _quiet_frameworks() -> None:
 def main(argv: list[str] | None = None) -> int:
     _quiet_frameworks()
     _register_all()
-    parser = build_parser()
+    parser = build_parser(only=_command_in(argv))
     args = parser.parse_args(argv)
     if not getattr(args, "_handler", None):
         parser.print_help()

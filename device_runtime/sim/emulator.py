@@ -24,7 +24,7 @@ from device_runtime.sim.rollout import run_session
 from device_runtime.session import PagingConfig
 from device_runtime.strategies import get_strategy
 from device_runtime.triggers import TriggerConfig
-from device_runtime.sim.world_stats import mean_ci95
+from device_runtime.sim.world_stats import CI_NORMAL, mean_ci95
 
 METRICS = ("depth", "effective_views", "likes", "total_reward")
 
@@ -98,7 +98,8 @@ def _mc(x: np.ndarray) -> dict[str, float]:
 
 def summarize(runs: dict[str, StrategyRun]) -> dict:
     """The report's ``strategies`` and ``paired`` sections."""
-    out: dict = {"strategies": {}, "paired": {}}
+    n = min((len(r.sessions) for r in runs.values()), default=0)
+    out: dict = {"strategies": {}, "paired": {}, "intervals": CI_NORMAL, "n_sessions": n}
     for name, run in runs.items():
         lat = np.asarray(run.latencies_us) if run.latencies_us else np.zeros(1)
         watched = int(run.column("depth").sum())
@@ -139,4 +140,7 @@ def format_table(summary: dict) -> str:
     for pair, d in summary["paired"].items():
         cells = [f"{d[m]['mean']:+.3f} ± {d[m]['ci95']:.3f} ({100 * d[m]['relative']:+.2f}%)" for m in METRICS]
         rows.append(f"| {pair} | " + " | ".join(cells) + " |")
+    n = summary.get("n_sessions", 0)
+    rows += ["", f"± is the 95% normal interval over {n} sessions (paired per session for differences)"
+             + ("; with fewer than 30 sessions it is too narrow: run more sessions." if n < 30 else ".")]
     return "\n".join(rows)

@@ -19,12 +19,32 @@ from device_runtime.session import SessionState
 from device_runtime.sim.world import SyntheticWorld, UserSession
 
 
+#: how each interval helper computes its half-width (reports name the method next to the interval)
+CI_NORMAL = "normal: 1.96·s/√n over sessions (per-session or paired per-session values; n ≥ 30)"
+CI_STUDENT_T = "student_t: t(0.975, n−1)·s/√n over seeds (scipy.stats)"
+
+
 def mean_ci95(x: np.ndarray) -> tuple[float, float]:
-    """Mean and the half-width of its 95% normal-approximation confidence interval."""
+    """Mean and the half-width of its 95% normal-approximation confidence interval (``CI_NORMAL``).
+
+    For many per-session values (n ≥ 30). Over a few seeds use ``mean_ci95_t``: with 3 seed means
+    the 95% factor is t(0.975, 2) = 4.30, not 1.96."""
     x = np.asarray(x, dtype=np.float64)
     if x.size < 2:
         return float(x.mean()) if x.size else float("nan"), float("nan")
     return float(x.mean()), float(1.96 * x.std(ddof=1) / np.sqrt(x.size))
+
+
+def mean_ci95_t(x: np.ndarray) -> tuple[float, float]:
+    """Mean and the half-width of its 95% Student's t interval (``CI_STUDENT_T``, df = n − 1): the
+    interval for a handful of values such as per-seed means. Needs scipy (the ``train`` extra)."""
+    from scipy import stats
+
+    x = np.asarray(x, dtype=np.float64)
+    if x.size < 2:
+        return float(x.mean()) if x.size else float("nan"), float("nan")
+    q = float(stats.t.ppf(0.975, df=x.size - 1))
+    return float(x.mean()), float(q * x.std(ddof=1) / np.sqrt(x.size))
 
 
 def server_rates(world: SyntheticWorld, sessions: int, seed: int) -> dict[str, float]:

@@ -6,27 +6,22 @@ import argparse
 import json
 from pathlib import Path
 
-from reelrank.cli import command
-
-
-def _ints(s: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(x) for x in s.split(",") if x)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {s!r}") from e
+from reelrank.cli import command, config_arg, csv_ints, csv_words
 
 
 def _args(p: argparse.ArgumentParser) -> None:
+    from benchmarks.latency import BenchConfig
+
     sub = p.add_subparsers(dest="bench", metavar="WHAT", required=True)
     lat = sub.add_parser("latency", help="rerank latency of every runtime side by side")
     lat.add_argument("--artifact", type=Path, required=True)
-    lat.add_argument("--candidates", type=_ints, default=None, help="M_max values, e.g. 9,16,32,64 (default: the artifact's)")
-    lat.add_argument("--beam-size", type=_ints, default=None, help="k values, e.g. 1,2,4 (default: the artifact's)")
-    lat.add_argument("--threads", type=_ints, default=(1,), help="interpreter threads, e.g. 1,2")
-    lat.add_argument("--runs", type=int, default=200, help="timed reranks per configuration")
-    lat.add_argument("--warmup", type=int, default=20)
-    lat.add_argument("--pages", type=int, default=64, help="distinct realistic pages cycled through")
-    lat.add_argument("--runtimes", default=",".join(_RUNTIMES), help="comma-separated subset")
+    lat.add_argument("--candidates", type=csv_ints, default=None, help="M_max values, e.g. 9,16,32,64 (default: the artifact's)")
+    lat.add_argument("--beam-size", type=csv_ints, default=None, help="k values, e.g. 1,2,4 (default: the artifact's)")
+    config_arg(lat, "--threads", BenchConfig, type=csv_ints, help="interpreter threads, e.g. 1,2")
+    config_arg(lat, "--runs", BenchConfig, type=int, help="timed reranks per configuration")
+    config_arg(lat, "--warmup", BenchConfig, type=int, help="untimed reranks per configuration")
+    config_arg(lat, "--pages", BenchConfig, type=int, help="distinct realistic rerank inputs cycled through")
+    config_arg(lat, "--runtimes", BenchConfig, type=csv_words, help="comma-separated subset")
     lat.add_argument("--json", type=Path, required=True, help="output JSON (a .md table and a .png sit beside it)")
     rp = sub.add_parser("report", help="print the markdown of benchmark JSON files (latency or steps)")
     rp.add_argument("--json", type=Path, nargs="+", required=True, help="JSON written by bench latency / steps")
@@ -45,10 +40,9 @@ def _latency_report(res: dict, latency_markdown, ratios_markdown) -> str:
     return md
 
 
-_RUNTIMES = ("tflite_xnnpack", "tflite_reference", "python_beam", "onnxruntime", "tf_savedmodel", "policy")
 
 
-@command("bench", "benchmarks: `bench latency` (runtimes side by side)", _args)
+@command("bench", "benchmarks: `bench latency` (runtimes side by side)", _args, stage="benchmark")
 def _bench(args: argparse.Namespace) -> int:
     from benchmarks.latency import _threads_init
 
@@ -80,7 +74,7 @@ def _bench(args: argparse.Namespace) -> int:
         candidates=args.candidates or (manifest["dims"]["m_max"],),
         beam_sizes=args.beam_size or (manifest["beam_size"],),
         threads=args.threads, runs=args.runs, warmup=args.warmup, pages=args.pages,
-        runtimes=tuple(r for r in args.runtimes.split(",") if r),
+        runtimes=tuple(args.runtimes),
     )
     res = run_latency(args.artifact, cfg)
     res["scaling"] = scaling_fit(res)
@@ -99,7 +93,7 @@ def _bundle_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, required=True, help="bundle directory to write (replaced)")
 
 
-@command("bundle", "write what to copy to a Pi or a phone: the artifact, a base wheel, a README", _bundle_args)
+@command("bundle", "write what to copy to a Pi or a phone: the artifact, a base wheel, a README", _bundle_args, stage="benchmark")
 def _bundle(args: argparse.Namespace) -> int:
     from benchmarks.bundle import build_bundle
 

@@ -34,7 +34,7 @@ def _table(rows: list[tuple[str, str, str]]) -> str:
     return "\n".join(lines)
 
 
-@command("demo", "run the pipeline on the synthetic world and print a summary", _args)
+@command("demo", "run the pipeline on the synthetic world and print a summary", _args, stage="pipeline")
 def _demo(args: argparse.Namespace) -> int:
     from device_runtime.sim.world import SyntheticWorld
     from device_runtime.sim.world_stats import measure_world

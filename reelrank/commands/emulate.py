@@ -9,16 +9,17 @@ import json
 import sys
 from pathlib import Path
 
-from reelrank.cli import _world_args, command, load_world, world_meta
+from reelrank.cli import _world_args, command, config_arg, csv_words, load_world, world_meta
 
 
 def _emulate_args(p: argparse.ArgumentParser) -> None:
+    from device_runtime.sim.emulator import EmulatorConfig
+
     p.add_argument("--artifact", type=Path, required=True, help="artifact directory (reelrank export)")
-    p.add_argument("--sessions", type=int, default=2000, help="paired sessions per strategy (default 2000)")
-    p.add_argument("--seed", type=int, default=0, help="run seed: users and random streams (default 0)")
-    p.add_argument("--strategies", default="server,greedy,beam,adaptive_beam",
-                   help="comma-separated: server, greedy, beam, adaptive_beam, python_beam "
-                        "(default server,greedy,beam,adaptive_beam)")
+    config_arg(p, "--sessions", EmulatorConfig, type=int, help="paired sessions per strategy")
+    config_arg(p, "--seed", EmulatorConfig, type=int, help="run seed: users and random streams")
+    config_arg(p, "--strategies", EmulatorConfig, type=csv_words,
+               help="comma-separated: server, greedy, beam, adaptive_beam, python_beam, policy, policy_beam")
     p.add_argument("--json", type=Path, default=None, help="write the report as JSON (and a PNG next to it)")
     p.add_argument("--png", type=Path, default=None, help="plot path (default: the --json path with .png)")
     p.add_argument("--events", type=Path, default=None, help="append every session's events to this log")
@@ -58,7 +59,7 @@ def _plot(summary: dict, path: Path) -> str:
 
 
 @command("emulate", "run paired simulated sessions through the device runtime and compare strategies",
-         _emulate_args)
+         _emulate_args, stage="device")
 def _emulate(args: argparse.Namespace) -> int:
     import time
 
@@ -68,9 +69,8 @@ def _emulate(args: argparse.Namespace) -> int:
     from device_runtime.reranker import Reranker, RerankerConfig
     from device_runtime.triggers import TriggerConfig
 
-    strategies = tuple(s.strip() for s in args.strategies.split(",") if s.strip())
     try:
-        cfg = EmulatorConfig(sessions=args.sessions, seed=args.seed, strategies=strategies,
+        cfg = EmulatorConfig(sessions=args.sessions, seed=args.seed, strategies=tuple(args.strategies),
                              triggers=TriggerConfig(on_like=not args.no_like_trigger))
     except ValueError as e:
         raise SystemExit(f"error: {e}") from None
@@ -132,7 +132,7 @@ def log_arrays_from_sessions(sessions, l_max: int):
 
 
 @command("logs-from-events", "replay an event log into a training log (Parquet, as simulate-logs writes)",
-         _logs_args)
+         _logs_args, stage="device")
 def _logs_from_events(args: argparse.Namespace) -> int:
     from device_runtime.events import ReadReport, group_sessions, read_events
     from device_runtime.sim.replay import replay_session

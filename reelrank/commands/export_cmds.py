@@ -7,25 +7,28 @@ import json
 import sys
 from pathlib import Path
 
-from reelrank.cli import command
+from reelrank.cli import command, config_arg
 
 
 def _export_args(p: argparse.ArgumentParser) -> None:
+    from export.config import ExportConfig
+
     p.add_argument("--ranker", type=Path, required=True, help="a train-ranker output directory")
     p.add_argument("--out", type=Path, required=True, help="artifact directory to write")
-    p.add_argument("--max-candidates", type=int, default=16, help="M_max (default 16)")
-    p.add_argument("--beam-size", type=int, default=4, help="k (default 4; 1 = greedy)")
-    p.add_argument("--max-steps", type=int, default=6, help="L_max (default 6)")
-    p.add_argument("--quantize", choices=("none", "fp16", "dynamic-int8"), default="none")
-    p.add_argument("--onnx", action="store_true", help="also write model.onnx (rerank)")
-    p.add_argument("--sample-pages", type=int, default=128, help="pages in sample_inputs.npz (>= 64)")
+    config_arg(p, "--max-candidates", ExportConfig, type=int, help="M_max")
+    config_arg(p, "--beam-size", ExportConfig, type=int, help="k (1 = greedy)")
+    config_arg(p, "--max-steps", ExportConfig, type=int, help="L_max")
+    config_arg(p, "--quantize", ExportConfig, choices=("none", "fp16", "dynamic-int8"), help="weights")
+    config_arg(p, "--onnx", ExportConfig, action="store_true", help="also write model.onnx (rerank)")
+    config_arg(p, "--sample-pages", ExportConfig, type=int,
+               help="rerank inputs (sample pages) stored in sample_inputs.npz (>= 64)")
     p.add_argument("--quant-pages", type=int, default=1000, help="pages for the quantization report")
     p.add_argument("--quant-log-sessions", type=int, default=300,
                    help="logged sessions whose impressions measure the AUC change of a quantized model")
 
 
 @command("export", "export a trained ranker to a TFLite artifact with in-graph adaptive beam search",
-         _export_args)
+         _export_args, stage="export")
 def _export(args: argparse.Namespace) -> int:
     from export.artifact import ExportConfig, export_artifact
     from export.stability import format_table
@@ -57,7 +60,7 @@ def _verify_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", type=Path, default=None, help="write the report as JSON")
 
 
-@command("verify", "check an artifact against independent references (exit 1 on any failure)", _verify_args)
+@command("verify", "check an artifact against independent references (exit 1 on any failure)", _verify_args, stage="export")
 def _verify(args: argparse.Namespace) -> int:
     from export.verify import format_report, verify_artifact
 

@@ -25,7 +25,7 @@ def _calibration_args(p: argparse.ArgumentParser) -> None:
 
 
 @command("world-calibration", "compare the kuairand world with KuaiRand's rates (JSON + PNG); --fit re-fits",
-         _calibration_args)
+         _calibration_args, stage="data")
 def _world_calibration(args: argparse.Namespace) -> int:
     import time
 
@@ -111,7 +111,7 @@ def _info_args(p: argparse.ArgumentParser) -> None:
 
 
 @command("kuairand-info", "load a KuaiRand log into the feature contract and print join and label rates",
-         _info_args)
+         _info_args, stage="data")
 def _kuairand_info(args: argparse.Namespace) -> int:
     from training.data.kuairand import load_kuairand
 
@@ -130,7 +130,7 @@ def _split_args(p: argparse.ArgumentParser) -> None:
 
 
 @command("kuairand-split", "write user-disjoint train/eval subsets of a KuaiRand log (same format)",
-         _split_args)
+         _split_args, stage="data")
 def _kuairand_split(args: argparse.Namespace) -> int:
     from training.data.kuairand import split_users, write_subset
 

@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from reelrank.cli import command
+from reelrank.cli import command, config_arg, config_default, csv_ints
 
 ALGOS = ("hac", "ddpg", "sl", "reinforce_topk")
 
@@ -26,34 +26,46 @@ def _positive(name: str):
     return parse
 
 
-def _int_list(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(x) for x in text.split(",") if x.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+def _algos(text: str) -> tuple[str, ...]:
+    from reelrank.cli import csv_words
+
+    return csv_words(text)
+
+
+def _per_algo(field: str) -> str:
+    """``(default hac 1200, ddpg 1200, …)``: each algorithm's own ``Args`` default of ``field``."""
+    from benchmarks.policy_table import algo_module
+
+    values = {a: config_default(algo_module(a).Args, field) for a in ALGOS}
+    if len(set(values.values())) == 1:
+        return f"(default {next(iter(values.values()))} for every algorithm)"
+    return "(default " + ", ".join(f"{a} {v}" for a, v in values.items()) + ")"
 
 
 # -- train-policy ---------------------------------------------------------------------------------
 def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--algo", required=True, choices=ALGOS, help="hac | ddpg | sl | reinforce_topk")
     p.add_argument("--world", default="synthetic", choices=("synthetic",), help="training world (synthetic)")
-    p.add_argument("--world-seed", type=int, default=0, help="training world seed (default 0)")
-    p.add_argument("--steps", type=_positive("--steps"), default=1200, help="gradient updates (default 1200)")
-    p.add_argument("--seed", type=int, default=0, help="seed of initialisation, noise and sessions (default 0)")
-    p.add_argument("--slate", type=_positive("--slate"), default=1, help="videos shown per action (default 1)")
-    p.add_argument("--depth-cap", type=_positive("--depth-cap"), default=50, help="episode cap (default 50)")
+    # None = the chosen algorithm's own Args default (its dataclass is the one source of truth)
+    p.add_argument("--world-seed", type=int, default=None, help=f"training world seed {_per_algo('world_seed')}")
+    p.add_argument("--steps", type=_positive("--steps"), default=None, help=f"gradient updates {_per_algo('steps')}")
+    p.add_argument("--seed", type=int, default=None,
+                   help=f"seed of initialisation, noise and sessions {_per_algo('seed')}")
+    p.add_argument("--slate", type=_positive("--slate"), default=None, help=f"videos shown per action {_per_algo('slate')}")
+    p.add_argument("--depth-cap", type=_positive("--depth-cap"), default=None, help=f"episode cap {_per_algo('depth_cap')}")
     p.add_argument("--out", type=Path, required=True, help="run directory (weights, metrics.json, curves.png)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-@command("train-policy", "train the compact policy (HAC) or a baseline on the synthetic world", _train_args)
+@command("train-policy", "train the compact policy (HAC) or a baseline on the synthetic world", _train_args, stage="train")
 def _train_policy(args: argparse.Namespace) -> int:
     from benchmarks.policy_table import algo_module
 
     mod = algo_module(args.algo)
+    given = {k: getattr(args, k) for k in ("seed", "steps", "world_seed", "slate", "depth_cap")
+             if getattr(args, k) is not None}
     try:
-        a = mod.Args(seed=args.seed, steps=args.steps, world_seed=args.world_seed, slate=args.slate,
-                     depth_cap=args.depth_cap, progress=not args.quiet)
+        a = mod.Args(**given, progress=not args.quiet)
     except ValueError as e:
         raise SystemExit(f"error: {e}") from None
     _, metrics = mod.train(a, args.out)
@@ -68,16 +80,19 @@ def _train_policy(args: argparse.Namespace) -> int:
 
 # -- export-policy ----------------------------------------------------------------------------------
 def _export_args(p: argparse.ArgumentParser) -> None:
+    from export.policy_export import PolicyExportConfig
+
     p.add_argument("--policy", type=Path, required=True, help="a train-policy run directory")
     p.add_argument("--artifact", type=Path, required=True, help="an existing ranker artifact (reelrank export)")
-    p.add_argument("--beam-lambda", type=float, default=0.5,
-                   help="λ of policy-guided beam search (policy_beam), fixed in policy.tflite (default 0.5)")
-    p.add_argument("--sample-pages", type=int, default=64, help="pages stored for parity checks (default 64)")
-    p.add_argument("--max-params", type=int, default=100_000, help="refuse larger policies (default 100000)")
+    config_arg(p, "--beam-lambda", PolicyExportConfig, type=float,
+               help="λ of policy-guided beam search (policy_beam), fixed in policy.tflite")
+    config_arg(p, "--sample-pages", PolicyExportConfig, type=int,
+               help="rerank inputs (sample pages) stored for parity checks")
+    config_arg(p, "--max-params", PolicyExportConfig, type=int, help="refuse larger policies")
 
 
 @command("export-policy", "write policy.tflite (policy_rerank, policy_guide) into a ranker artifact",
-         _export_args)
+         _export_args, stage="export")
 def _export_policy(args: argparse.Namespace) -> int:
     from device_runtime.artifact import ArtifactError
     from export.policy_export import PolicyExportConfig, export_policy
@@ -98,28 +113,30 @@ def _export_policy(args: argparse.Namespace) -> int:
 
 # -- policy-table -----------------------------------------------------------------------------------
 def _table_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--algos", default=",".join(ALGOS), help=f"comma-separated (default {','.join(ALGOS)})")
-    p.add_argument("--seeds", type=_positive("--seeds"), default=3, help="training seeds per algorithm (default 3)")
+    from benchmarks.policy_table import TableConfig
+
+    config_arg(p, "--algos", TableConfig, type=_algos, help="comma-separated")
+    config_arg(p, "--seeds", TableConfig, type=_positive("--seeds"), show=len,
+               help="training seeds per algorithm (seeds 0..N-1)")
     p.add_argument("--steps", type=_positive("--steps"), default=None,
-                   help="updates per training run (default 1200 for every algorithm)")
-    p.add_argument("--eval-worlds", type=_int_list, default=(1001, 1002, 1003),
-                   help="held-out world seeds (default 1001,1002,1003)")
-    p.add_argument("--eval-sessions", type=_positive("--eval-sessions"), default=100,
-                   help="sessions per held-out world (default 100)")
+                   help=f"updates per training run {_per_algo('steps')}")
+    config_arg(p, "--eval-worlds", TableConfig, type=csv_ints, help="held-out world seeds")
+    config_arg(p, "--eval-sessions", TableConfig, type=_positive("--eval-sessions"),
+               help="sessions per held-out world")
     p.add_argument("--artifact", type=Path, default=None,
                    help="ranker artifact for greedy/adaptive_beam and policy export "
                         "(default artifacts/ranker if it exists, else server order only)")
-    p.add_argument("--beam-lambda", type=float, default=0.5, help="λ of policy_beam (default 0.5)")
+    config_arg(p, "--beam-lambda", TableConfig, type=float, help="λ of policy_beam")
     p.add_argument("--no-policy-beam", action="store_true", help="skip exporting HAC and policy_beam")
-    p.add_argument("--slate", type=_positive("--slate"), default=1, help="videos per action (default 1)")
-    p.add_argument("--depth-cap", type=_positive("--depth-cap"), default=50, help="episode cap (default 50)")
+    config_arg(p, "--slate", TableConfig, type=_positive("--slate"), help="videos per action")
+    config_arg(p, "--depth-cap", TableConfig, type=_positive("--depth-cap"), help="episode cap")
     p.add_argument("--out", type=Path, default=Path("runs/policy_table"), help="output directory")
     p.add_argument("--json", type=Path, default=None, help="also copy the JSON report here")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 @command("policy-table", "train every policy with several seeds and compare on held-out worlds (Table 2)",
-         _table_args)
+         _table_args, stage="evaluate")
 def _policy_table(args: argparse.Namespace) -> int:
     from benchmarks.policy_table import RANKER_STRATEGIES, TableConfig, format_table, run_table
 
@@ -130,8 +147,8 @@ def _policy_table(args: argparse.Namespace) -> int:
         raise SystemExit(f"error: --artifact must be a ranker artifact directory with manifest.json, got {artifact}")
     strategies = RANKER_STRATEGIES if artifact is not None else ("server",)
     try:
-        cfg = TableConfig(algos=tuple(a.strip() for a in args.algos.split(",") if a.strip()),
-                          seeds=tuple(range(args.seeds)), steps=args.steps, eval_worlds=tuple(args.eval_worlds),
+        cfg = TableConfig(algos=tuple(args.algos),
+                          seeds=tuple(range(args.seeds) if isinstance(args.seeds, int) else args.seeds), steps=args.steps, eval_worlds=tuple(args.eval_worlds),
                           eval_sessions=args.eval_sessions, artifact=artifact, strategies=strategies,
                           policy_beam=not args.no_policy_beam, beam_lambda=args.beam_lambda, slate=args.slate,
                           depth_cap=args.depth_cap)

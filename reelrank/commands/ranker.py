@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from reelrank.cli import command
+from reelrank.cli import command, config_arg
 
 
 def _source_args(p: argparse.ArgumentParser) -> None:
@@ -42,14 +42,15 @@ def _task_weights(text: str) -> tuple[float, float, float]:
 def _train_args(p: argparse.ArgumentParser) -> None:
     _source_args(p)
     p.add_argument("--out", type=Path, required=True, help="run directory (model, metrics.json, curves.png)")
-    p.add_argument("--preset", default="small", choices=("tiny", "small", "kuaishou"),
-                   help="model size (default small)")
-    p.add_argument("--epochs", type=int, default=4, help="passes over the training users' rows (default 4)")
-    p.add_argument("--batch", type=int, default=1024, help="batch size (default 1024)")
-    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
+    from training.ranker.config import RunConfig, TrainConfig
+
+    config_arg(p, "--preset", RunConfig, choices=("tiny", "small", "kuaishou"), help="model size")
+    config_arg(p, "--epochs", TrainConfig, type=int, help="passes over the training users' rows")
+    config_arg(p, "--batch", TrainConfig, "batch_size", type=int, help="batch size")
+    config_arg(p, "--lr", TrainConfig, "learning_rate", type=float, help="Adam learning rate")
     w = p.add_mutually_exclusive_group()
-    w.add_argument("--task-weights", type=_task_weights, default=(1.0, 1.0, 1.0),
-                   help="fixed BCE weights has_next,effective_view,like (default 1,1,1)")
+    config_arg(w, "--task-weights", TrainConfig, type=_task_weights,
+               help="fixed BCE weights has_next,effective_view,like")
     w.add_argument("--rmtl", action="store_true",
                    help="RMTL per-session task weights from per-task critics (also trains the "
                         "fixed-weight model on the same split and reports the difference)")
@@ -59,7 +60,7 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
-@command("train-ranker", "train the context-aware multi-task ranker and its baselines", _train_args)
+@command("train-ranker", "train the context-aware multi-task ranker and its baselines", _train_args, stage="train")
 def _train_ranker(args: argparse.Namespace) -> int:
     from training.ranker.pipeline import METRICS_FILE, RunConfig, run
     from training.ranker.train import TrainConfig
@@ -96,7 +97,7 @@ def _evaluate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", type=Path, default=None, help="also write the metrics here")
 
 
-@command("evaluate-ranker", "score a trained ranker and its baselines on another log", _evaluate_args)
+@command("evaluate-ranker", "score a trained ranker and its baselines on another log", _evaluate_args, stage="evaluate")
 def _evaluate_ranker(args: argparse.Namespace) -> int:
     from training.ranker.evaluate import evaluate_run
 

@@ -32,7 +32,7 @@ class Args:
 
     seed: int = 0
     """Seed of initialisation, exploration noise, replay sampling and the training sessions."""
-    steps: int = 2000
+    steps: int = 1200
     """Gradient updates; each follows one step of every parallel environment."""
     num_envs: int = 16
     """Sessions played side by side (one batched forward pass per step)."""

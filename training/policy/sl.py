@@ -29,7 +29,7 @@ class Args:
 
     seed: int = 0
     """Seed of initialisation and batch order."""
-    steps: int = 1500
+    steps: int = 1200
     """Gradient updates."""
     log_sessions: int = 600
     """Logged sessions of the training world to learn from."""

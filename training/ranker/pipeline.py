@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
 import keras
@@ -23,9 +23,10 @@ import numpy as np
 
 from device_runtime import contract as C
 from training.ranker.baselines import server_pxtr
+from training.ranker.config import RunConfig
 from training.ranker.curves import plot_curves
 from training.ranker.inputs import RankerData
-from training.ranker.logistic import LogisticBaseline, LogisticConfig
+from training.ranker.logistic import LogisticBaseline
 from training.ranker.metrics import task_metrics
 from training.ranker.model import build_ranker, load_ranker, preset, save_ranker
 from training.ranker.split import split_by_user
@@ -38,26 +39,6 @@ FIXED_WEIGHTS_DIR = "baselines/fixed_task_weights"
 LOGISTIC_FILE = "baselines/logistic_regression.npz"
 METRICS_FILE = "metrics.json"
 CURVES_FILE = "curves.png"
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    """What a `train-ranker` run trains and how it splits the data."""
-
-    preset: str = "small"
-    """Ranker preset: tiny, small or kuaishou (``training.ranker.model.PRESETS``)."""
-    train: TrainConfig = field(default_factory=TrainConfig)
-    """Training of the ranker; the no-context baseline is trained with the same settings."""
-    valid_fraction: float = 0.1
-    """Share of users held out for choosing the best epoch."""
-    test_fraction: float = 0.2
-    """Share of users held out for the reported metrics."""
-    split_seed: int = 0
-    """Seed of the user split."""
-    baselines: bool = True
-    """Also train the no-context network and the logistic regression (False: throughput runs)."""
-    logistic: LogisticConfig = field(default_factory=LogisticConfig)
-    """Fit of the logistic-regression baseline."""
 
 
 def _train_one(data: RankerData, parts, cfg: RunConfig, use_context: bool, train_cfg: TrainConfig):

@@ -20,29 +20,12 @@ actor). ω is clipped below at 0 and carries no gradient into the critics.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import keras
 import numpy as np
 import tensorflow as tf
 
 from device_runtime import contract as C
-
-
-@dataclass(frozen=True)
-class RMTLConfig:
-    """Critics and weights of RMTL."""
-
-    lam: float = 0.7
-    """λ in ω = 1 - λ·Q."""
-    beta: float = 0.2
-    """Soft target update rate: θ' ← β θ + (1 - β) θ'."""
-    gamma: float = 0.9
-    """Discount of the session MDP."""
-    critic_hidden: tuple[int, ...] = (32, 16)
-    """Hidden widths of each task's critic MLP."""
-    critic_lr: float = 1e-3
-    """Adam learning rate of the critics."""
+from training.ranker.config import RMTLConfig
 
 
 def critic_state(inputs: dict[str, np.ndarray]) -> np.ndarray:

@@ -9,7 +9,6 @@ Losses are logged under stable names: ``loss/train``, ``loss/valid``, ``auc/vali
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import keras
@@ -18,48 +17,10 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from device_runtime import contract as C
+from training.ranker.config import TrainConfig
 from training.ranker.inputs import FEATURE_NAMES, RankerData
 from training.ranker.metrics import EPS, task_metrics
-from training.ranker.rmtl import RMTLConfig, TaskCritics, critic_state, next_rows
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """How a ranker is trained."""
-
-    epochs: int = 4
-    """Passes over the training rows."""
-    batch_size: int = 1024
-    """Rows per Adam step (Kuaishou: 1024). The last partial batch of an epoch is dropped."""
-    learning_rate: float = 1e-3
-    """Adam learning rate (Kuaishou: 1e-3)."""
-    task_weights: tuple[float, float, float] = (1.0, 1.0, 1.0)
-    """Weight of each task's BCE, in the order of ``contract.TASKS``."""
-    rmtl: bool = False
-    """Multiply the task weights by RMTL's per-session ω from per-task critics."""
-    rmtl_config: RMTLConfig = field(default_factory=RMTLConfig)
-    """RMTL's λ, β, γ and critics (used when ``rmtl``)."""
-    seed: int = 0
-    """Seed of weight initialisation and batch order."""
-    eval_batch: int = 8192
-    """Rows per inference call when predicting."""
-    progress: bool = True
-    """Show a progress bar per epoch."""
-
-    def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "eval_batch"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"`{name}` must be >= 1, got {getattr(self, name)}")
-        if len(self.task_weights) != len(C.TASKS) or min(self.task_weights) < 0:
-            raise ValueError(f"`task_weights` must be {len(C.TASKS)} non-negative numbers "
-                             f"({', '.join(C.TASKS)}), got {self.task_weights}")
-
-    def to_json(self) -> dict:
-        return {"epochs": self.epochs, "batch_size": self.batch_size,
-                "learning_rate": self.learning_rate, "task_weights": list(self.task_weights),
-                "rmtl": self.rmtl, "seed": self.seed,
-                **({"rmtl_config": {"lam": self.rmtl_config.lam, "beta": self.rmtl_config.beta,
-                                    "gamma": self.rmtl_config.gamma}} if self.rmtl else {})}
+from training.ranker.rmtl import TaskCritics, critic_state, next_rows
 
 
 class FitResult(NamedTuple):
