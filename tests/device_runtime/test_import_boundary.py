@@ -79,6 +79,12 @@ def test_the_boundary_check_catches_a_lazy_and_a_relative_sim_import(tmp_path):
     assert "device_runtime.sim.world" in names and "device_runtime.sim.rollout" in names
 
 
+def _assert_clean(code: str) -> None:
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "clean"
+
+
 def test_public_api_loads_no_simulator_and_no_tensorflow_in_a_fresh_interpreter():
     code = (
         "import sys, device_runtime\n"
@@ -92,9 +98,7 @@ def test_public_api_loads_no_simulator_and_no_tensorflow_in_a_fresh_interpreter(
         "assert not bad, bad\n"
         "print('clean')\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "clean"
+    _assert_clean(code)
 
 
 def test_simulator_leaves_tensorflow_out_of_a_fresh_interpreter():
@@ -110,9 +114,7 @@ def test_simulator_leaves_tensorflow_out_of_a_fresh_interpreter():
         "assert not bad, bad\n"
         "print('clean')\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "clean"
+    _assert_clean(code)
 
 
 def _node(module: str) -> str | None:
