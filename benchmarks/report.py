@@ -1,4 +1,4 @@
-"""Markdown tables and PNG plots from benchmark JSON (the README's Performance section is made
+"""Markdown tables and PNG plots from benchmark JSON (docs/performance.md is made
 by these functions, from the JSON, with the command that produced it)."""
 
 from __future__ import annotations

@@ -1,18 +1,26 @@
-"""Every command the README shows is exercised by a test.
+"""Every command the README and docs/*.md show is exercised by a test.
 
-For each line of the README's ```bash blocks: a `reelrank SUBCOMMAND ...` line must be run through
-the CLI (`run_cli("SUBCOMMAND", ...)`) in one of the test files mapped below, and every `--flag` the
-README line uses must appear in that file too (the tests run the same command, on small inputs);
-`make` targets map to what runs them. The two cheap README commands are also run verbatim here.
+For each line of their ```bash blocks (and each `reelrank ...` quoted inline in their prose): a
+`reelrank SUBCOMMAND ...` line must be run through the CLI (`run_cli("SUBCOMMAND", ...)`) in one of
+the test files mapped below, and every `--flag` the line uses must appear in that file too (the tests
+run the same command, on small inputs); `make` targets map to what runs them. The commands are not
+executed here, except two cheap ones of docs/world.md, which run verbatim. Shell lines that are
+neither (copying a device bundle, making a virtual environment) must start with a word of the
+small allow-list below. The README opens with `make demo` and `make test`, has at most 200
+lines, and its links (and the docs' links) resolve.
 """
 
 import re
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
-
+#: the README and every page under docs/
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+README_MAX_LINES = 200
 #: subcommand → test files that run it through the CLI
 CLI_TESTS = {
     "--help": ["tests/test_cli.py"],
@@ -43,44 +51,104 @@ MAKE_TARGETS = {
 }
 
 
-def readme_commands() -> list[str]:
-    text = (ROOT / "README.md").read_text()
+#: leading words of shell lines that are neither `reelrank` nor `make` (the device-bundle steps)
+OTHER_SHELL = {"scp", "python3", "~/rr/bin/pip"}
+#: how the `reelrank` console script is called (on the device: from the venv the README makes)
+REELRANK = {"reelrank", "~/rr/bin/reelrank"}
+
+
+def _rel(path: Path) -> str:
+    return str(path.relative_to(ROOT))
+
+
+def shell_commands(path: Path = ROOT / "README.md") -> list[str]:
+    """Every command of the ```bash blocks of ``path`` (comments dropped; `a && b` is two commands)."""
     cmds = []
-    for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S):
+    for block in re.findall(r"```bash\n(.*?)```", path.read_text(), flags=re.S):
         for line in block.splitlines():
             line = line.split("  #")[0].strip()
             if line and not line.startswith("#"):
-                cmds.append(line)
+                cmds += [part.strip() for part in line.split("&&") if part.strip()]
     return cmds
 
 
-def inline_commands() -> list[str]:
+def readme_commands() -> list[str]:
+    return shell_commands(ROOT / "README.md")
+
+
+def inline_commands(path: Path = ROOT / "README.md") -> list[str]:
     """`reelrank ...` commands quoted inline in the prose (they count as shown too)."""
-    text = re.sub(r"```.*?```", "", (ROOT / "README.md").read_text(), flags=re.S)
+    text = re.sub(r"```.*?```", "", path.read_text(), flags=re.S)
     return [c.strip() for c in re.findall(r"`(reelrank [^`]+)`", text.replace("\n", " "))]
+
+
+def check_command(cmd: str, where: str) -> None:
+    words = cmd.split()
+    if words[0] == "make":
+        assert cmd in MAKE_TARGETS, f"{where}: make target not exercised: {cmd!r}"
+        assert (ROOT / MAKE_TARGETS[cmd]).exists()
+        return
+    if words[0] in OTHER_SHELL:
+        return
+    assert words[0] in REELRANK, f"{where}: command is neither make, reelrank nor allowed: {cmd!r}"
+    if len(words) < 2:
+        return
+    sub = words[1]
+    assert sub in CLI_TESTS, f"{where}: subcommand {sub!r} is not mapped to a test ({cmd!r})"
+    sources = "\n".join((ROOT / f).read_text() for f in CLI_TESTS[sub])
+    if sub != "--help":
+        assert re.search(rf'(run_cli\(|main\(\[)\s*"{re.escape(sub)}"', sources), f"no test runs `reelrank {sub}`"
+    for flag in re.findall(r"(?<!\S)(--[a-z][a-z0-9-]*)", cmd):
+        assert f'"{flag}"' in sources, f"{where}: flag {flag} of {cmd!r} is not exercised"
 
 
 def test_readme_opens_with_the_two_commands():
     assert readme_commands()[:2] == ["make demo", "make test"]
 
 
-def test_every_readme_command_is_exercised():
-    for cmd in readme_commands() + inline_commands():
-        if cmd.startswith("make "):
-            assert cmd in MAKE_TARGETS, f"README make target not exercised: {cmd!r}"
-            assert (ROOT / MAKE_TARGETS[cmd]).exists()
+def test_readme_is_at_most_200_lines():
+    n = len((ROOT / "README.md").read_text().splitlines())
+    assert n <= README_MAX_LINES, f"README.md has {n} lines; move details to docs/"
+
+
+def test_the_docs_exist():
+    names = {p.name for p in DOCS[1:]}
+    assert {"README.md", "performance.md", "device_runtime.md"} <= names, names
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=_rel)
+def test_every_shown_command_is_exercised(doc):
+    cmds = shell_commands(doc) + inline_commands(doc)
+    for cmd in cmds:
+        check_command(cmd, _rel(doc))
+
+
+def test_the_check_rejects_what_it_should():
+    """A check that cannot fail is no check: unknown words, subcommands and flags are caught."""
+    for bad in ("rm -rf /tmp/x", "reelrank no-such-command", "reelrank verify /tmp/a --no-such-flag",
+                "make no-such-target", "pip install ."):
+        with pytest.raises(AssertionError):
+            check_command(bad, "probe")
+    check_command("~/rr/bin/reelrank bench latency --artifact a --runtimes tflite_xnnpack --json b.json", "probe")
+
+
+def _slug(heading: str) -> str:
+    """GitHub's anchor for a heading."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=_rel)
+def test_relative_links_resolve(doc):
+    text = re.sub(r"```.*?```", "", doc.read_text(), flags=re.S)
+    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+        if re.match(r"[a-z]+:", target):
             continue
-        words = cmd.split()
-        assert words[0] == "reelrank", f"README command is neither make nor reelrank: {cmd!r}"
-        if len(words) < 2:
-            continue
-        sub = words[1]
-        assert sub in CLI_TESTS, f"README subcommand {sub!r} is not mapped to a test ({cmd!r})"
-        sources = "\n".join((ROOT / f).read_text() for f in CLI_TESTS[sub])
-        if sub != "--help":
-            assert re.search(rf'(run_cli\(|main\(\[)\s*"{re.escape(sub)}"', sources), f"no test runs `reelrank {sub}`"
-        for flag in re.findall(r"(?<!\S)(--[a-z][a-z0-9-]*)", cmd):
-            assert f'"{flag}"' in sources, f"flag {flag} of README command {cmd!r} is not exercised"
+        file, _, anchor = target.partition("#")
+        dest = (doc.parent / file).resolve() if file else doc
+        assert dest.exists(), f"{_rel(doc)}: link to a missing file: {target}"
+        if anchor and dest.is_file():
+            slugs = {_slug(h) for h in re.findall(r"^#+ (.*)$", dest.read_text(), flags=re.M)}
+            assert anchor in slugs, f"{_rel(doc)}: link to a missing heading: {target}"
 
 
 def test_makefile_targets_run_what_the_tests_run():
