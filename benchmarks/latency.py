@@ -28,8 +28,8 @@ from device_runtime import contract as C
 from device_runtime.artifact import MODEL, ONNX, POLICY, dims_of, load_manifest
 from device_runtime.beam_search import beam_search, signature_scorer
 from device_runtime.litert import SignatureRunner, load_interpreter, runtime_name
-from device_runtime.sim.world import SyntheticWorld, WorldConfig
 from device_runtime.sim.samples import collect_inputs, row, with_search_params
+from device_runtime.sim.world import SyntheticWorld, WorldConfig
 
 RUNTIMES = ("tflite_xnnpack", "tflite_reference", "python_beam", "onnxruntime", "tf_savedmodel", "policy")
 

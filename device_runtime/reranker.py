@@ -38,8 +38,8 @@ from device_runtime.validation import (
     FallbackReason,
     InvalidInput,
     check_cache,
-    check_order,
     check_inputs,
+    check_order,
 )
 
 

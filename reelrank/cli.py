@@ -228,6 +228,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         usage="reelrank [-h] [--verbose] COMMAND [flags]",
         epilog=_grouped_help(), formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--verbose", action="store_true",
+                        help="show what TensorFlow, absl, oneDNN and LiteRT print (hidden by default)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", help=argparse.SUPPRESS)
     order = list(STAGES)
     for name, (help_, configure, fn, _stage) in sorted(_COMMANDS.items(), key=lambda kv: order.index(kv[1][3])):
@@ -243,25 +245,22 @@ def _register_all() -> None:
     from reelrank import commands  # noqa: F401
 
 
-def _quiet_frameworks() -> None:
-    """TensorFlow's C++ INFO lines and Keras's "build() was called" note (our models build by
-    calling them once) drown the progress output; a user's own TF_CPP_MIN_LOG_LEVEL wins."""
-    import os
-    import warnings
-
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    warnings.filterwarnings("ignore", message=r".*`build\(\)` was called on layer.*")
-
-
 def main(argv: list[str] | None = None) -> int:
-    _quiet_frameworks()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # `reelrank --verbose COMMAND ...`: a global flag, taken out before the parser sees the command
+    n_global = next((i for i, a in enumerate(argv) if not a.startswith("-")), len(argv))
+    verbose = "--verbose" in argv[:n_global]
+    argv = [a for i, a in enumerate(argv) if i >= n_global or a != "--verbose"]
     _register_all()
     parser = build_parser(only=_command_in(argv))
     args = parser.parse_args(argv)
     if not getattr(args, "_handler", None):
         parser.print_help()
         return 2
-    return int(args._handler(args) or 0)
+    from reelrank.quiet import quiet_frameworks
+
+    with quiet_frameworks(verbose):
+        return int(args._handler(args) or 0)
 
 
 if __name__ == "__main__":

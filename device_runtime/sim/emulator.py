@@ -20,11 +20,11 @@ from tqdm import tqdm
 from device_runtime.events import EventLog
 from device_runtime.feed import DeviceFeed, SessionMetrics
 from device_runtime.reranker import Reranker
-from device_runtime.sim.rollout import run_session
 from device_runtime.session import PagingConfig
+from device_runtime.sim.rollout import run_session
+from device_runtime.sim.world_stats import CI_NORMAL, mean_ci95
 from device_runtime.strategies import get_strategy
 from device_runtime.triggers import TriggerConfig
-from device_runtime.sim.world_stats import CI_NORMAL, mean_ci95
 
 METRICS = ("depth", "effective_views", "likes", "total_reward")
 

@@ -32,8 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
-from device_runtime.sim import kuairand_tables as T
 from device_runtime.features import RawVideos
+from device_runtime.sim import kuairand_tables as T
 from device_runtime.sim.world import Catalog, Page, SyntheticWorld, WorldConfig
 
 _MS_PER_DAY = 86_400_000.0

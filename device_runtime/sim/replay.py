@@ -11,8 +11,8 @@ import numpy as np
 
 from device_runtime import contract as C
 from device_runtime.events import SessionEvents, page_from_json
-from device_runtime.sim.rollout import Impression
 from device_runtime.session import SessionState
+from device_runtime.sim.rollout import Impression
 from device_runtime.sim.world import Response
 
 _WATCHED = ("video_finished", "skipped")

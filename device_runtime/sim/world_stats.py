@@ -14,10 +14,9 @@ import math
 import numpy as np
 
 from device_runtime import contract as C
-from device_runtime.sim.rollout import run_session, server_order
 from device_runtime.session import SessionState
+from device_runtime.sim.rollout import run_session, server_order
 from device_runtime.sim.world import SyntheticWorld, UserSession
-
 
 #: how each interval helper computes its half-width (reports name the method next to the interval)
 CI_NORMAL = "normal: 1.96·s/√n over sessions (per-session or paired per-session values; n ≥ 30)"

@@ -110,8 +110,8 @@ def _export_step(run_dir: Path, art: Path, summary: dict) -> list[tuple[str, str
 
 
 def _emulate_step(args: argparse.Namespace, art: Path, summary: dict) -> list[tuple[str, str, str]]:
-    from device_runtime.sim.emulator import EmulatorConfig, run_emulator, summarize
     from device_runtime.reranker import Reranker
+    from device_runtime.sim.emulator import EmulatorConfig, run_emulator, summarize
     from device_runtime.sim.world import SyntheticWorld
 
     strategies = ("server", "greedy", "adaptive_beam")

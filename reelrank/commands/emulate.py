@@ -63,10 +63,10 @@ def _plot(summary: dict, path: Path) -> str:
 def _emulate(args: argparse.Namespace) -> int:
     import time
 
-    from device_runtime.sim.emulator import EmulatorConfig, format_table, run_emulator, summarize
     from device_runtime.events import EventLog
     from device_runtime.litert import runtime_name
     from device_runtime.reranker import Reranker, RerankerConfig
+    from device_runtime.sim.emulator import EmulatorConfig, format_table, run_emulator, summarize
     from device_runtime.triggers import TriggerConfig
 
     try:

@@ -5,6 +5,8 @@ import json
 import numpy as np
 import pytest
 
+from device_runtime.feed import SessionMetrics
+from device_runtime.reranker import Reranker
 from device_runtime.sim.emulator import (
     EmulatorConfig,
     StrategyRun,
@@ -12,8 +14,6 @@ from device_runtime.sim.emulator import (
     run_emulator,
     summarize,
 )
-from device_runtime.feed import SessionMetrics
-from device_runtime.reranker import Reranker
 from device_runtime.sim.rollout import run_session, server_order
 from device_runtime.sim.world import SyntheticWorld
 from tests.conftest import run_cli

@@ -22,11 +22,11 @@ from device_runtime.events import (
     read_events,
 )
 from device_runtime.feed import DeviceFeed
-from device_runtime.sim.replay import replay_session
 from device_runtime.reranker import Reranker
+from device_runtime.sim.replay import replay_session
 from device_runtime.sim.rollout import run_session
-from device_runtime.triggers import TriggerConfig
 from device_runtime.sim.world import SyntheticWorld
+from device_runtime.triggers import TriggerConfig
 from tests.device_runtime.golden_artifact import GOLDEN_ARTIFACT
 
 ROOT = Path(__file__).resolve().parents[2]

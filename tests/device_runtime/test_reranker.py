@@ -8,10 +8,10 @@ from device_runtime import contract as C
 from device_runtime.artifact import check_signatures, load_manifest
 from device_runtime.beam_search import beam_search, greedy_order, signature_scorer
 from device_runtime.reranker import Reranker, RerankerConfig
-from device_runtime.sim.rollout import run_session
 from device_runtime.session import SessionState
-from device_runtime.strategies import STRATEGIES, SearchParams, get_strategy
+from device_runtime.sim.rollout import run_session
 from device_runtime.sim.world import SyntheticWorld
+from device_runtime.strategies import STRATEGIES, SearchParams, get_strategy
 from tests.device_runtime.golden_artifact import GOLDEN_ARTIFACT
 
 LIST_REWARD_TOL = 1e-5

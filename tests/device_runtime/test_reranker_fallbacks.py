@@ -10,9 +10,9 @@ from device_runtime import contract as C
 from device_runtime.features import RawVideos
 from device_runtime.reranker import Reranker, RerankerConfig
 from device_runtime.session import SessionState
+from device_runtime.sim.world import SyntheticWorld
 from device_runtime.strategies import STRATEGIES, StrategyOutput, register_strategy
 from device_runtime.validation import FallbackReason as R
-from device_runtime.sim.world import SyntheticWorld
 from tests.device_runtime.golden_artifact import GOLDEN_ARTIFACT, copy_artifact
 
 MODEL_STRATEGIES = ("greedy", "beam", "adaptive_beam", "python_beam")

@@ -11,8 +11,8 @@ from device_runtime import contract as C
 from device_runtime.artifact import ArtifactError, load_manifest
 from device_runtime.beam_search import beam_search, signature_scorer
 from device_runtime.litert import SignatureRunner, load_interpreter, read_embedded_manifest
-from export.opcheck import op_histogram
 from device_runtime.sim.samples import row
+from export.opcheck import op_histogram
 from tests.conftest import run_cli
 
 LR_TOL = 1e-5

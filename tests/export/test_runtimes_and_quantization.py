@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from device_runtime.litert import SignatureRunner, load_interpreter
-from export.opcheck import check_ops
 from device_runtime.sim.samples import row
+from export.opcheck import check_ops
 from tests.export.tflrt_venv import run_in_tflrt
 
 LR_TOL = 1e-5

@@ -41,7 +41,6 @@ from typing import Final
 import numpy as np
 
 from device_runtime import contract as C
-from device_runtime.sim import kuairand_tables as T
 from device_runtime.features import (
     Feedback,
     RawVideos,
@@ -50,6 +49,7 @@ from device_runtime.features import (
     video_dense,
     video_ids,
 )
+from device_runtime.sim import kuairand_tables as T
 from training.data.synthetic_logs import LogArrays
 
 GAP_S_DEFAULT: Final = 1800.0

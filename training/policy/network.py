@@ -84,6 +84,24 @@ class PolicyNetwork(keras.Model):
         self.kernel = layers.Dense(cfg.dim, name="item_kernel")
         self.response = layers.Dense(2, name="response")
 
+    def build(self, input_shape):
+        """Create every weight (the response heads too, used by L_BCE and the ``responses`` score
+        mode) in the order of a first ``forward`` then ``response_logits``. ``input_shape`` is
+        ``input_shapes``' dict with a batch dimension."""
+        cfg = self.config
+        self.topic_emb.build()
+        self.author_emb.build()
+        self.hist_item.build((None, input_shape["hist_dense"][-1] + 2 * cfg.id_dim))
+        self.recency.build()
+        n_context = input_shape["context"][-1]
+        self.query.build((None, n_context))
+        self.state_mlp.build((None, 2 * cfg.hidden + n_context + 1))
+        self.state_out.build((None, cfg.hidden))
+        self.hyper.build((None, cfg.dim))
+        self.kernel.build((None, input_shape["cand_dense"][-1] + 2 * cfg.id_dim))
+        self.response.build((None, cfg.dim))
+        super().build(input_shape)
+
     # -- state encoder -----------------------------------------------------------------------------
     def encode_state(self, hist_dense, hist_ids, hist_mask, context):
         """[B, N_h, ...] history and [B, N_CONTEXT] context → s [B, d]."""
@@ -160,9 +178,7 @@ def build_policy(cfg: PolicyConfig) -> PolicyNetwork:
 
     model = PolicyNetwork(cfg)
     dummy = {n: np.zeros((1, *s), dtype=dt) for n, (s, dt) in input_shapes(cfg).items()}
-    model(dummy)
-    _, z, phi = model.forward(dummy)
-    model.response_logits(phi, z)  # the response heads exist in every mode (L_BCE, weight files)
+    model(dummy)  # ``build`` creates the response heads too, whatever the score mode
     return model
 
 

@@ -121,7 +121,10 @@ def train(args: Args, out_dir: str | Path | None = None):
     model = build_policy(PolicyConfig(dim=args.dim, hidden=args.hidden, score_mode="latent"))
     beta_head = layers.Dense(args.dim, name="behaviour_head")  # β̂: not part of the shipped network
     beta_head.build((None, args.dim))
-    variables = model.trainable_variables + beta_head.trainable_variables
+    # the response heads (L_BCE, the ``responses`` score) take no part in this loss: leave them out
+    # rather than hand the optimizer gradients that do not exist
+    heads = {id(v) for v in model.response.trainable_variables}
+    variables = [v for v in model.trainable_variables if id(v) not in heads] + beta_head.trainable_variables
     opt = keras.optimizers.Adam(args.lr)
     opt.build(variables)
     eval_act = U.Actor(model, 64)

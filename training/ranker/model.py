@@ -108,6 +108,15 @@ class MaskedAttention(layers.Layer):
         self.v = layers.Dense(width, use_bias=False, name="v")
         self.out = layers.Dense(out_dim, name="out")
 
+    def build(self, input_shape):
+        """``input_shape``: shape of the items projected to queries, keys and values ([..., D]).
+        Projections something else already built (``Ranker.build``) are left as they are."""
+        for proj in (self.q, self.k, self.v):
+            if not proj.built:
+                proj.build(input_shape)
+        if not self.out.built:
+            self.out.build((*input_shape[:-1], self.heads * self.head_dim))
+
     def attend(self, q, k, v, mask):
         """q [R, H·dh], k/v [R, K, H·dh], mask [R, K] → [R, out_dim]."""
         h, dh = self.heads, self.head_dim
@@ -139,6 +148,13 @@ def _mlp(stack, x):
     return x
 
 
+def _build_mlp(stack, width: int) -> None:
+    """Build the Dense layers of ``stack`` for inputs [..., width], as ``_mlp`` would."""
+    for lay in stack:
+        lay.build((None, width))
+        width = lay.units
+
+
 class Ranker(keras.Model):
     """Multi-task ranker. Inputs of ``call`` are the contract's names, one target per row."""
 
@@ -165,6 +181,49 @@ class Ranker(keras.Model):
             + [layers.Dense(1, activation="sigmoid", name=f"tower_{t}_out")]
             for t in C.TASKS
         ]
+
+    def build(self, input_shape):
+        """Create every weight ``call`` reads, in the order a first ``call`` would (the same
+        initial values under a fixed seed). ``input_shape`` is ``input_shapes``' dict with a batch
+        dimension. Layers the config does not use (no-context: the history path and the attention
+        outputs) stay unbuilt, so weight files keep exactly the variables they always had.
+
+        The attention projections are applied by this model's methods rather than through the
+        ``MaskedAttention`` layers, so they are built here, in the ranker's name scope (their
+        variable paths stay ``ranker/q/kernel`` …); each attention layer is then marked built."""
+        cfg, d = self.config, self.config.dim
+        width = cfg.heads * cfg.head_dim
+        video = input_shape["cand_dense"][-1]
+        n_ids = input_shape["cand_ids"][-1]
+        n_hist, n_prefix = input_shape["hist_ids"][-2], input_shape["prefix_ids"][-2]
+        n_feedback = input_shape["hist_dense"][-1] - video
+        self.topic_emb.build()
+        self.author_emb.build()
+        self.item_proj.build((None, video + 2 * cfg.id_dim))
+        enc_in = d + input_shape["context"][-1]
+        if cfg.use_context:
+            self.feedback_proj.build((None, n_feedback))
+            attn = self.hist_attn
+            for proj in (attn.k, attn.v, attn.q):
+                proj.build((None, d))
+            attn.out.build((None, width))
+            attn.build((None, d))
+            enc_in += d + 3 + (n_hist * n_ids * (1 + n_feedback) if cfg.id_crosses else 0)
+        self.encoder.build((None, enc_in))
+        for proj in (self.prefix_attn.q, self.prefix_attn.k, self.prefix_attn.v):
+            proj.build((None, d))
+        head_in = d
+        if cfg.use_context:
+            self.prefix_attn.out.build((None, width))
+            self.prefix_attn.build((None, d))
+            head_in += d + 1 + (n_prefix * n_ids if cfg.id_crosses else 0)
+        for expert in self.experts:
+            _build_mlp(expert, head_in)
+        for i, tower in enumerate(self.towers):
+            if self.gates:
+                self.gates[i].build((None, head_in))
+            _build_mlp(tower, cfg.expert_hidden[-1])
+        super().build(input_shape)
 
     # -- stage 0: items ---------------------------------------------------------------------------
     def embed_items(self, dense, ids):
