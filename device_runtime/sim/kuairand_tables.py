@@ -179,4 +179,4 @@ def read_log(path: str | Path) -> RandomLog:
 
 def default_data_dir() -> Path:
     """``../shared/data/kuairand`` relative to the repository root."""
-    return Path(__file__).resolve().parents[2] / "shared" / "data" / "kuairand"
+    return Path(__file__).resolve().parents[3] / "shared" / "data" / "kuairand"

@@ -179,3 +179,7 @@ def test_emulate_runs_in_the_kuairand_world(tmp_path):
     rep = json.loads((tmp_path / "e.json").read_text())
     assert rep["sessions"] == 3 and set(rep["strategies"]) == {"server", "greedy", "adaptive_beam"}
     assert rep["world"]["world"] == "kuairand" and "kuairand_calibration" in rep["world"]
+
+
+def test_default_data_dir_is_the_shared_folder_beside_the_repository():
+    assert T.default_data_dir() == ROOT.parent / "shared" / "data" / "kuairand"
