@@ -65,6 +65,16 @@ class SessionState:
         out.consumed, out.elapsed_s, out.since_last_s = self.consumed, self.elapsed_s, self.since_last_s
         return out
 
+    def start_session(self, gap_s: float) -> None:
+        """The user came back after ``gap_s`` seconds: a new session on the same device. The
+        history (the last N_h videos and their feedback) is kept, as an app that persists its state
+        keeps it; the cache is emptied (the first request refills it) and the session clock restarts."""
+        self.cache = RawVideos(*(np.zeros(0, dtype=np.float64) for _ in range(9)))
+        self.cache_propensity = np.zeros(0)
+        self.consumed = 0
+        self.elapsed_s = 0.0
+        self.since_last_s = float(gap_s)
+
     # -- events -------------------------------------------------------------------------------
     def page_arrived(
         self, page: RawVideos, propensity: np.ndarray | None = None, cache_limit: int | None = None

@@ -89,13 +89,22 @@ def config_arg(p: argparse.ArgumentParser, flag: str, cls: type, name: str | Non
     CONFIG_FLAGS[(prog, flag)] = (cls, name)
 
 
-WORLDS = ("synthetic", "kuairand")
+#: worlds every world-taking command accepts; ``synthetic-legacy`` is ``synthetic`` today (the first
+#: world, in which every earlier number was measured) and stays that world when ``synthetic`` moves
+#: on to the long-term world
+WORLDS = ("synthetic", "synthetic-legacy", "kuairand")
+#: the long-term world (retention, clickbait, boredom, hate): so far only `world-info` plays its
+#: multi-session episodes
+LONG_TERM = "synthetic-long-term"
 
 
-def _world_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--world", default="synthetic", choices=WORLDS,
-                   help="world to simulate: synthetic (default) or kuairand (the synthetic law over "
-                        "KuaiRand's real catalog and users, calibrated to its logs)")
+def _world_args(p: argparse.ArgumentParser, long_term: bool = False) -> None:
+    choices = WORLDS + ((LONG_TERM,) if long_term else ())
+    p.add_argument("--world", default="synthetic", choices=choices,
+                   help="world to simulate: synthetic (default; = synthetic-legacy) or kuairand (the "
+                        "synthetic law over KuaiRand's real catalog and users, calibrated to its logs)"
+                        + (f"; {LONG_TERM}: retention across sessions, clickbait, boredom, hate "
+                           "(docs/world.md)" if long_term else ""))
     p.add_argument("--world-seed", type=int, default=0, help="seed of the world's catalog and users")
     p.add_argument("--world-config", type=Path, default=None,
                    help="JSON file overriding WorldConfig fields (see device_runtime/sim/world.py), or "
@@ -121,11 +130,12 @@ def load_world(args: argparse.Namespace):
                              f"not found in {data_dir}")
         cal = KuaiRandCalibration.load(config) if config else KuaiRandCalibration()
         return KuaiRandWorld(data_dir, cal, seed)
-    if world != "synthetic":
-        raise SystemExit(f"error: --world must be one of {list(WORLDS)}, got {world!r}")
+    if world not in ("synthetic", "synthetic-legacy", LONG_TERM):
+        raise SystemExit(f"error: --world must be one of {list(WORLDS) + [LONG_TERM]}, got {world!r}")
     from device_runtime.sim.world import SyntheticWorld, WorldConfig
 
-    cfg = WorldConfig.load(config) if config else WorldConfig()
+    base = WorldConfig.long_term() if world == LONG_TERM else WorldConfig.legacy()
+    cfg = WorldConfig.load(config, base) if config else base
     return SyntheticWorld(cfg, seed)
 
 

@@ -14,7 +14,7 @@ import numpy as np
 from device_runtime.contract import SKIP_SECONDS
 from device_runtime.features import Candidates, History, RawVideos
 from device_runtime.session import PagingConfig, SessionState
-from device_runtime.sim.world import Response, SyntheticWorld, UserSession
+from device_runtime.sim.world import Episode, Response, SyntheticWorld, UserSession
 
 
 class Impression(NamedTuple):
@@ -134,3 +134,71 @@ def run_session(
             )
     dev.end()
     return out
+
+
+class SessionRecord(NamedTuple):
+    """One session of an episode: when it started, the gap before it, and what was shown."""
+
+    part: int
+    start_h: float
+    gap_h: float
+    responses: list[Response]
+
+
+def run_episode(
+    world: SyntheticWorld,
+    episode: Episode,
+    choose: ChooseFn = server_order,
+    paging: PagingConfig | None = None,
+    n_history: int = 8,
+    feed_factory: Callable[[], object] | None = None,
+) -> list[SessionRecord]:
+    """Play every session of ``episode`` (one user) until the user churns or the episode's days are
+    over. One device state for the whole episode: the history carries over between sessions
+    (``SessionState.start_session``); the gap until the return is the next session's
+    ``since_last``. With ``feed_factory`` each session runs through a fresh ``DeviceFeed`` whose
+    state is the episode's state (``choose`` is then ignored)."""
+    state = SessionState(n_history=n_history, network=episode.session.network)
+    out: list[SessionRecord] = []
+    session: UserSession | None = episode.session
+    while session is not None:
+        if out:
+            state.start_session(episode.gap_h * 3600.0)
+            state.network = session.network
+        feed = None
+        if feed_factory is not None:
+            feed = feed_factory()
+            feed.state = state  # type: ignore[attr-defined]
+        responses: list[Response] = []
+        dev = feed if feed is not None else _StateFeed(state, choose, session)
+        _play(world, session, dev, paging, responses)
+        out.append(SessionRecord(episode.part, episode.hours, episode.gap_h, responses))
+        session = episode.next_session()
+    return out
+
+
+def _play(world: SyntheticWorld, session: UserSession, dev, paging: PagingConfig | None,
+          responses: list[Response]) -> None:
+    cfg = world.config
+    paging = paging or PagingConfig(cfg.page_size, cfg.refresh_every, cfg.cache_limit)
+    state = dev.state
+    request = -1
+    cache_videos: list[int] = []
+    while session.active:
+        if state.needs_page(paging):
+            request += 1
+            page = world.server_page(session, request)
+            if page.videos.size == 0 and not cache_videos:
+                break
+            kept = dev.page_arrived(world.raw_videos(page), page.propensity, paging.cache_limit, request)
+            cache_videos = cache_videos[:kept] + [int(v) for v in page.videos]
+        if not cache_videos:
+            break
+        i = dev.next_index()
+        dev.show(i)
+        video = cache_videos.pop(i)
+        r = session.watch(video)
+        deliver_response(dev, r, session.last_gap_s)
+        responses.append(r)
+    dev.end()
+

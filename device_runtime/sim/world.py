@@ -131,30 +131,107 @@ class WorldConfig:
     """watch ratio = (effective-view threshold ratio) · exp(slope · latent utility), capped."""
     max_watch_ratio: float = 3.0
     """Cap on the watch ratio (replays)."""
+    # -- the long term (docs/world.md, "The long-term world"): every switch below is off by
+    # -- default, which is the legacy world bit for bit; ``WorldConfig.long_term()`` turns them on.
+    utility_corr: float = 1.0
+    """Clickbait: correlation of a video's true utility with its appeal (``quality``, what drives the
+    effective view). 1 = utility is appeal (legacy)."""
+    w_regret: float = 0.0
+    """Clickbait regret: satisfaction's target is p_ev·(1 + w_regret·(utility − quality)) +
+    like_boost·p_like — a high-appeal, low-utility video is watched and then lowers satisfaction."""
+    w_boredom: float = 0.0
+    """Boredom: leave-logit penalty per unit of the session's topic concentration (Herfindahl index
+    of topic exposure decayed by ``boredom_decay``) above ``boredom_ref``."""
+    boredom_decay: float = 0.9
+    """Per-position decay of the topic exposure boredom is computed from (slower than fatigue)."""
+    boredom_ref: float = 0.3
+    """Topic concentration at which boredom is neutral."""
+    hate_bias: float = -30.0
+    """Explicit negative feedback: p_hate = (1 − p_ev)·sigmoid(hate_bias − hate_slope·affinity);
+    -30 = never (legacy)."""
+    hate_slope: float = 1.0
+    """How much more a poor match is hated (per unit of negative affinity)."""
+    hate_penalty: float = 0.0
+    """Satisfaction lost per (expected) hate, before the satisfaction decay."""
+    return_bias: float | None = None
+    """Retention: None = one session per user (legacy). Else a user's episode is a sequence of
+    sessions; after each, the user returns with p = sigmoid(return_bias + return_w_satisfaction·
+    (S̄ − s_ref) − return_w_boredom·(B̄ − boredom_ref) − return_w_hate·hates), S̄ and B̄ the
+    session's mean satisfaction and boredom, hates its expected count; else churns."""
+    return_w_satisfaction: float = 0.0
+    """Weight of the session's mean satisfaction on returning."""
+    return_w_boredom: float = 0.0
+    """Weight of the session's mean topic concentration on returning."""
+    return_w_hate: float = 0.0
+    """Weight of the session's expected hates on returning."""
+    return_gap_h: float = 24.0
+    """Mean hours until the return (exponential), scaled by exp(−return_gap_w_satisfaction·(S̄ − s_ref))."""
+    return_gap_w_satisfaction: float = 0.0
+    """How much sooner a satisfied user returns."""
+    return_gap_sd: float = 0.0
+    """Users differ in how often they open the app: each user's mean gap is scaled by
+    exp(return_gap_sd·z), z ~ N(0, 1) fixed per user (KuaiRand's active days spread from 4 to 14 of
+    17 between the 10th and 90th percentile)."""
+    episode_days: float = 7.0
+    """An episode (one user) spans this many days; sessions starting later are not played."""
+    max_sessions: int = 30
+    """Hard cap on sessions per episode."""
+
+    @staticmethod
+    def legacy() -> WorldConfig:
+        """The first synthetic world (``--world synthetic-legacy``): one session per user, no
+        clickbait, boredom, hate or retention. Every earlier number was measured in it."""
+        return WorldConfig()
+
+    @staticmethod
+    def long_term() -> WorldConfig:
+        """The long-term world: retention across sessions, clickbait regret, boredom from low
+        diversity and explicit negative feedback, with the parameters and their evidence in
+        docs/world.md ("The long-term world"). Chosen before any measurement of planning headroom."""
+        return replace(
+            WorldConfig(),
+            # mechanisms (structural weights, docs/world.md gives the evidence for each)
+            utility_corr=0.4, w_regret=2.0,
+            w_boredom=3.0, boredom_decay=0.9, boredom_ref=0.3,
+            hate_slope=1.0, hate_penalty=2.0,
+            return_w_satisfaction=8.0, return_w_boredom=3.0, return_w_hate=1.0,
+            return_gap_w_satisfaction=2.0, return_gap_sd=0.6,
+            # calibration offsets, fitted under server order to KuaiRand's marginals (effective view
+            # 33.2%, like 1.85%, hate 0.05%, session depth ~22, active days 8.0 of 17 with 10th-90th
+            # percentiles 4-14); `reelrank world-info --world synthetic-long-term` reports them
+            ev_bias=-2.16, like_bias=-3.90, h0=3.72, hate_bias=-9.56,
+            return_bias=5.5, return_gap_h=30.0,
+        )
+
+    @property
+    def multi_session(self) -> bool:
+        return self.return_bias is not None
 
     def to_json(self) -> dict:
         return asdict(self)
 
     @staticmethod
-    def from_json(data: dict) -> WorldConfig:
+    def from_json(data: dict, base: WorldConfig | None = None) -> WorldConfig:
+        """``base`` (default: the legacy world) with the fields in ``data`` replaced."""
         known = {f.name for f in fields(WorldConfig)}
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"unknown world parameters {unknown}; known: {sorted(known)}")
-        return replace(WorldConfig(), **data)
+        return replace(base or WorldConfig(), **data)
 
     @staticmethod
-    def load(path: str | Path) -> WorldConfig:
-        return WorldConfig.from_json(json.loads(Path(path).read_text()))
+    def load(path: str | Path, base: WorldConfig | None = None) -> WorldConfig:
+        return WorldConfig.from_json(json.loads(Path(path).read_text()), base)
 
 
 class Catalog(NamedTuple):
     topic: np.ndarray  # int [V]
     author: np.ndarray  # int [V]
-    quality: np.ndarray  # float [V]
+    quality: np.ndarray  # float [V] appeal: what drives the effective view
     duration_s: np.ndarray  # float [V]
     age_days: np.ndarray  # float [V]
     author_effect: np.ndarray  # float [V] (the author's effect, per video for speed)
+    utility: np.ndarray | None = None  # float [V] what the user feels afterwards (None = quality)
 
 
 class Response(NamedTuple):
@@ -168,6 +245,8 @@ class Response(NamedTuple):
     has_next: int
     watch_ratio: float
     watch_s: float
+    hate: int = 0
+    p_hate: float = 0.0
 
 
 class Page(NamedTuple):
@@ -179,6 +258,16 @@ class Page(NamedTuple):
     server_p_has_next: np.ndarray
     propensity: np.ndarray  # probability the server placed this video at this rank
     request: int
+
+
+def utility_of(quality: np.ndarray, corr: float, world_seed: int) -> np.ndarray:
+    """A video's true utility, correlated ``corr`` with its appeal (``quality`` ~ Beta(2, 2)): the
+    same-variance mix corr·(q − ½) + √(1 − corr²)·(q′ − ½) + ½ with q′ ~ Beta(2, 2) from a stream of
+    its own (the legacy catalog's draws are untouched), clipped to [0, 1]."""
+    rng = np.random.default_rng(np.random.SeedSequence([int(world_seed), 0x5EED, 0x0717]))
+    other = rng.beta(2.0, 2.0, quality.shape[0])
+    mix = corr * (quality - 0.5) + math.sqrt(max(1.0 - corr * corr, 0.0)) * (other - 0.5) + 0.5
+    return np.clip(mix, 0.0, 1.0)
 
 
 class SyntheticWorld:
@@ -200,6 +289,9 @@ class SyntheticWorld:
             age_days=np.exp(rng.uniform(0.0, math.log(365.0), n)) - 1.0,
             author_effect=author_effect_table[author],
         )
+        if cfg.utility_corr != 1.0:
+            self.catalog = self.catalog._replace(utility=utility_of(self.catalog.quality, cfg.utility_corr,
+                                                                    self.world_seed))
         # Per-user latent traits, drawn lazily from a per-user stream (user ids are stable).
         self._user_cache: dict[int, tuple[np.ndarray, np.ndarray, float, float]] = {}
 
@@ -219,13 +311,21 @@ class SyntheticWorld:
             self._user_cache[user_id] = (interest, stale, bias, patience)
         return self._user_cache[user_id]
 
-    def new_session(self, seed: int, index: int, user_id: int | None = None) -> UserSession:
-        """Session ``index`` of run ``seed``: same (seed, index) → same user and random streams."""
-        ss = np.random.SeedSequence([self.world_seed, int(seed), int(index)])
-        rng = np.random.default_rng(ss)
+    def new_session(self, seed: int, index: int, user_id: int | None = None, part: int = 0) -> UserSession:
+        """Session ``index`` of run ``seed``: same (seed, index) → same user and random streams.
+        ``part`` k ≥ 1 is the user's k-th return in an episode (its own intent path and uniforms)."""
+        key = [self.world_seed, int(seed), int(index)] + ([int(part)] if part else [])
+        rng = np.random.default_rng(np.random.SeedSequence(key))
         if user_id is None:
             user_id = int(rng.integers(0, self.config.n_users))
+        elif part:
+            rng.integers(0, self.config.n_users)  # the same draws as a first session would make
         return UserSession(self, user_id, rng)
+
+    def new_episode(self, seed: int, index: int) -> Episode:
+        """User ``index`` of run ``seed`` over an episode; its first session is ``new_session(seed,
+        index)``. In a single-session world (``return_bias`` None) the episode is that session."""
+        return Episode(self, seed, index)
 
     # -- server ---------------------------------------------------------------------------------
     def server_page(self, session: UserSession, request: int) -> Page:
@@ -306,6 +406,18 @@ class _State(NamedTuple):
     satisfaction: float
     topic_fatigue: np.ndarray  # [T]
     author_fatigue: dict[int, float]
+    # the long term (zero / None in the legacy world)
+    exposure: np.ndarray | None = None  # [T] topic exposure decayed by boredom_decay
+    boredom: float = 0.0  # Herfindahl index of ``exposure`` after the last video
+    sat_sum: float = 0.0  # Σ satisfaction after each video (its mean drives the return)
+    bore_sum: float = 0.0  # Σ boredom after each video
+    hates: float = 0.0  # expected hates so far
+
+
+def concentration(exposure: np.ndarray) -> float:
+    """Herfindahl index Σ e² / (Σ e)² of a topic-exposure vector (1 = a single topic)."""
+    total = float(exposure.sum())
+    return float(np.square(exposure).sum()) / (total * total) if total > 0 else 0.0
 
 
 class UserSession:
@@ -331,6 +443,9 @@ class UserSession:
         self.uniforms = rng.random((n, 4))
         self.gaps_s = rng.exponential(2.0, n)
         self.state = _State(0, cfg.s_ref, np.zeros(cfg.n_topics), {})
+        self._long_term = (cfg.w_regret != 0.0 or cfg.w_boredom != 0.0 or cfg.hate_bias > -30.0
+                           or cfg.return_bias is not None)
+        self._p_hate = 0.0
         self.seen: list[int] = []
         self.sent: list[int] = []  # every video the server has sent (it never resends one)
         self.elapsed_s = 0.0
@@ -360,15 +475,29 @@ class UserSession:
         )
         p_ev = _sigmoid(aff)
         p_like = min(_sigmoid(cfg.like_bias + cfg.like_slope * aff), p_ev)
-        s_next = cfg.satisfaction_decay * st.satisfaction + (1.0 - cfg.satisfaction_decay) * (
-            p_ev + cfg.like_boost * p_like
-        )
-        p_hn = _sigmoid(cfg.h0 + self.patience + cfg.h1 * (s_next - cfg.s_ref))
         tf = st.topic_fatigue * cfg.fatigue_decay
         tf[topic] += 1.0
         af = {a: v * cfg.fatigue_decay for a, v in st.author_fatigue.items() if v > 0.05}
         af[author] = af.get(author, 0.0) + 1.0
-        return p_ev, p_like, p_hn, _State(st.position + 1, s_next, tf, af)
+        if not self._long_term:  # the legacy world, expression for expression
+            s_next = cfg.satisfaction_decay * st.satisfaction + (1.0 - cfg.satisfaction_decay) * (
+                p_ev + cfg.like_boost * p_like
+            )
+            p_hn = _sigmoid(cfg.h0 + self.patience + cfg.h1 * (s_next - cfg.s_ref))
+            return p_ev, p_like, p_hn, _State(st.position + 1, s_next, tf, af)
+        utility = float(cat.quality[video] if cat.utility is None else cat.utility[video])
+        p_hate = (1.0 - p_ev) * _sigmoid(cfg.hate_bias - cfg.hate_slope * aff)
+        felt = p_ev * (1.0 + cfg.w_regret * (utility - float(cat.quality[video]))) + cfg.like_boost * p_like
+        s_next = cfg.satisfaction_decay * st.satisfaction + (1.0 - cfg.satisfaction_decay) * (
+            felt - cfg.hate_penalty * p_hate)
+        exposure = (np.zeros(cfg.n_topics) if st.exposure is None else st.exposure) * cfg.boredom_decay
+        exposure[topic] += 1.0
+        boredom = concentration(exposure)
+        p_hn = _sigmoid(cfg.h0 + self.patience + cfg.h1 * (s_next - cfg.s_ref)
+                        - cfg.w_boredom * (boredom - cfg.boredom_ref))
+        self._p_hate = p_hate
+        return p_ev, p_like, p_hn, _State(st.position + 1, s_next, tf, af, exposure, boredom,
+                                          st.sat_sum + s_next, st.bore_sum + boredom, st.hates + p_hate)
 
     def list_probabilities(self, videos: list[int] | np.ndarray) -> np.ndarray:
         """True (p_ev, p_like, p_has_next) at each position of ``videos`` shown from now: [n, 3]."""
@@ -413,13 +542,77 @@ class UserSession:
         if ev:
             ratio = max(ratio, threshold)
         watch_s = ratio * duration
+        p_hate = self._p_hate if self._long_term else 0.0
+        hate = int(not ev and u[3] < p_hate / max(1.0 - p_ev, 1e-12)) if p_hate > 0.0 else 0
         self.state = new_state
         self.seen.append(int(video))
         self.last_gap_s = float(self.gaps_s[min(t, cfg.max_depth - 1)])
         self.elapsed_s += watch_s + self.last_gap_s
         self.active = bool(stay)
-        return Response(p_ev, p_like, p_hn, ev, like, stay, float(ratio), float(watch_s))
+        return Response(p_ev, p_like, p_hn, ev, like, stay, float(ratio), float(watch_s), hate, p_hate)
 
     @property
     def position(self) -> int:
         return self.state.position
+
+
+def return_probability(cfg: WorldConfig, st: _State) -> float:
+    """P(the user comes back) after a session that ended in state ``st`` (0 without retention)."""
+    if cfg.return_bias is None or st.position == 0:
+        return 0.0
+    n = float(st.position)
+    return _sigmoid(cfg.return_bias + cfg.return_w_satisfaction * (st.sat_sum / n - cfg.s_ref)
+                    - cfg.return_w_boredom * (st.bore_sum / n - cfg.boredom_ref)
+                    - cfg.return_w_hate * st.hates)
+
+
+class Episode:
+    """One user's sessions over ``episode_days`` (the long-term world).
+
+    Session k ≥ 1 is ``world.new_session(seed, index, user_id, part=k)``: the same user (fixed
+    traits), a fresh intent path and fresh per-position uniforms. Each session starts from the
+    world's neutral state; the device keeps its history (``SessionState.start_session``). When a
+    session ends, the user returns with ``return_probability`` of its (mean-field, so exactly
+    computable) end state, after an exponential gap, unless the episode's days are over; the
+    return draws come from a stream of their own (``return_uniforms``), apart from the sessions'.
+    """
+
+    def __init__(self, world: SyntheticWorld, seed: int, index: int) -> None:
+        cfg = world.config
+        self.world, self.seed, self.index = world, int(seed), int(index)
+        self.session = world.new_session(seed, index)
+        self.user_id = self.session.user_id
+        self.part = 0
+        rng = np.random.default_rng(np.random.SeedSequence([world.world_seed, int(seed), int(index), 0x2E7]))
+        self.return_uniforms = rng.random((cfg.max_sessions, 2))
+        trait = np.random.default_rng(np.random.SeedSequence([world.world_seed, 0xA11CE, self.user_id, 0x6A9]))
+        self.gap_scale = math.exp(cfg.return_gap_sd * float(trait.normal()))  # the user's activity level
+        self.hours = 0.0  # when the current session started, hours since the episode began
+        self.gap_h = 0.0  # the gap before the current session
+        self.churned = False
+
+    def next_session(self) -> UserSession | None:
+        """After the current session has ended: the user's next session, or None (churned, or the
+        episode's days or ``max_sessions`` are over; ``churned`` says which)."""
+        cfg = self.world.config
+        prev = self.session
+        if cfg.return_bias is None:
+            self.churned = True
+            return None
+        p = return_probability(cfg, prev.state)
+        u = self.return_uniforms[self.part]
+        if u[0] >= p:
+            self.churned = True
+            return None
+        n = max(prev.state.position, 1)
+        mean_gap = cfg.return_gap_h * self.gap_scale * math.exp(
+            -cfg.return_gap_w_satisfaction * (prev.state.sat_sum / n - cfg.s_ref))
+        gap_h = -mean_gap * math.log(max(1.0 - u[1], 1e-300))
+        start = self.hours + prev.elapsed_s / 3600.0 + gap_h
+        if start >= 24.0 * cfg.episode_days or self.part + 1 >= cfg.max_sessions:
+            return None
+        self.part += 1
+        self.hours, self.gap_h = start, gap_h
+        self.session = self.world.new_session(self.seed, self.index, self.user_id, part=self.part)
+        return self.session
+

@@ -45,7 +45,8 @@ def _per_algo(field: str) -> str:
 # -- train-policy ---------------------------------------------------------------------------------
 def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--algo", required=True, choices=ALGOS, help="hac | ddpg | sl | reinforce_topk")
-    p.add_argument("--world", default="synthetic", choices=("synthetic",), help="training world (synthetic)")
+    p.add_argument("--world", default="synthetic", choices=("synthetic", "synthetic-legacy"),
+                   help="training world (synthetic = synthetic-legacy)")
     # None = the chosen algorithm's own Args default (its dataclass is the one source of truth)
     p.add_argument("--world-seed", type=int, default=None, help=f"training world seed {_per_algo('world_seed')}")
     p.add_argument("--steps", type=_positive("--steps"), default=None, help=f"gradient updates {_per_algo('steps')}")

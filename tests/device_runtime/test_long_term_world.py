@@ -1,0 +1,125 @@
+"""The long-term world: clickbait regret, boredom, hate, retention across sessions — and the
+legacy world untouched when they are off."""
+
+import math
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from device_runtime.session import SessionState
+from device_runtime.sim.rollout import run_episode, run_session, server_order
+from device_runtime.sim.world import (
+    SyntheticWorld,
+    WorldConfig,
+    _State,
+    concentration,
+    return_probability,
+)
+
+LT = WorldConfig.long_term()
+
+
+@pytest.fixture(scope="module")
+def lt_world():
+    return SyntheticWorld(LT, world_seed=11)
+
+
+@pytest.fixture(scope="module")
+def episodes(lt_world):
+    """200 users' weeks under server order: (responses per session, sessions, active days)."""
+    out = []
+    for i in range(200):
+        ep = lt_world.new_episode(3, i)
+        out.append(run_episode(lt_world, ep, server_order))
+    return out
+
+
+def test_legacy_is_the_default_and_an_episode_is_one_session():
+    assert WorldConfig.legacy() == WorldConfig() and not WorldConfig().multi_session
+    w = SyntheticWorld(world_seed=4)
+    recs = run_episode(w, w.new_episode(0, 7), server_order)
+    same = run_session(w, w.new_session(0, 7), server_order)
+    assert len(recs) == 1 and [r.effective_view for r in recs[0].responses] == [i.response.effective_view for i in same]
+    assert all(r.hate == 0 for r in recs[0].responses)
+
+
+def test_utility_is_correlated_with_appeal_as_configured(lt_world):
+    cat = lt_world.catalog
+    assert np.corrcoef(cat.quality, cat.utility)[0, 1] == pytest.approx(0.4, abs=0.05)
+    assert SyntheticWorld(world_seed=11).catalog.utility is None  # legacy: utility is appeal
+    assert np.array_equal(SyntheticWorld(world_seed=11).catalog.quality, cat.quality)  # same catalog draws
+
+
+def test_clickbait_lowers_satisfaction_by_the_regret_term(lt_world):
+    s = lt_world.new_session(0, 0)
+    cat = lt_world.catalog
+    v = int(np.argmax(cat.quality - cat.utility))  # high appeal, low utility
+    st = s.state
+    p_ev, p_like, _, nxt = s._probs(st, v)
+    p_hate = (1 - p_ev) / (1 + math.exp(-(LT.hate_bias - LT.hate_slope * math.log(p_ev / (1 - p_ev)))))
+    felt = p_ev * (1 + LT.w_regret * (cat.utility[v] - cat.quality[v])) + LT.like_boost * p_like
+    expect = LT.satisfaction_decay * st.satisfaction + (1 - LT.satisfaction_decay) * (felt - LT.hate_penalty * p_hate)
+    assert nxt.satisfaction == pytest.approx(expect, rel=1e-12)
+    legacy_like = LT.satisfaction_decay * st.satisfaction + (1 - LT.satisfaction_decay) * (p_ev + LT.like_boost * p_like)
+    assert nxt.satisfaction < legacy_like
+
+
+def test_boredom_is_topic_concentration_and_shortens_sessions(lt_world):
+    assert concentration(np.array([1.0, 0.0, 0.0])) == 1.0
+    assert concentration(np.array([1.0, 1.0, 1.0, 1.0])) == pytest.approx(0.25)
+    topic0 = np.flatnonzero(lt_world.catalog.topic == 0)[:12]
+    mixed = [int(np.flatnonzero(lt_world.catalog.topic == t)[0]) for t in range(12)]
+    s = lt_world.new_session(0, 1)
+    same_hn = s.list_probabilities(topic0)[:, 2]
+    quiet = SyntheticWorld(replace(LT, w_boredom=0.0), world_seed=11).new_session(0, 1)
+    assert same_hn[-1] < quiet.list_probabilities(topic0)[-1, 2]  # boredom costs staying
+    st = s.state
+    for v in topic0:
+        _, _, _, st = s._probs(st, int(v))
+    st2 = s.state
+    for v in mixed:
+        _, _, _, st2 = s._probs(st2, int(v))
+    assert st.boredom > 0.9 and st2.boredom < 0.2
+
+
+def test_hate_only_on_poor_matches_at_kuairands_rate(episodes):
+    rs = [r for ep in episodes for rec in ep for r in rec.responses]
+    assert all(not (r.hate and r.effective_view) for r in rs)
+    rate = np.mean([r.hate for r in rs])
+    assert 0.0002 < rate < 0.0012, rate  # KuaiRand standard feed: 0.05%
+
+
+def test_calibration_bands_under_server_order(episodes):
+    rs = [r for ep in episodes for rec in ep for r in rec.responses]
+    depth = np.mean([len(rec.responses) for ep in episodes for rec in ep])
+    assert 0.28 < np.mean([r.effective_view for r in rs]) < 0.38
+    assert 0.012 < np.mean([r.like for r in rs]) < 0.03
+    assert 10 < depth < 40
+    sessions = np.mean([len(ep) for ep in episodes])
+    days = np.mean([len({int(rec.start_h // 24) for rec in ep}) for ep in episodes])
+    assert 3 < sessions < 12 and 2.5 < days < 5.5  # a week: KuaiRand's 8.0 of 17 days ≈ 3.3 of 7
+
+
+def test_return_law_by_hand():
+    st = _State(10, 0.0, np.zeros(16), {}, None, 0.0, sat_sum=10 * 0.45, bore_sum=10 * 0.5, hates=1.0)
+    z = LT.return_bias + LT.return_w_satisfaction * (0.45 - LT.s_ref) - LT.return_w_boredom * (0.5 - LT.boredom_ref) \
+        - LT.return_w_hate * 1.0
+    assert return_probability(LT, st) == pytest.approx(1 / (1 + math.exp(-z)))
+    assert return_probability(LT, st._replace(hates=3.0)) < return_probability(LT, st)
+    assert return_probability(LT, st._replace(sat_sum=10 * 0.6)) > return_probability(LT, st)
+    assert return_probability(WorldConfig(), st) == 0.0
+
+
+def test_episodes_are_deterministic_and_keep_the_device_history(lt_world):
+    a = run_episode(lt_world, lt_world.new_episode(5, 2), server_order)
+    b = run_episode(lt_world, lt_world.new_episode(5, 2), server_order)
+    assert [(r.part, r.start_h, [x.watch_s for x in r.responses]) for r in a] == \
+           [(r.part, r.start_h, [x.watch_s for x in r.responses]) for r in b]
+    assert len(a) >= 2 and a[1].gap_h > 0 and a[1].start_h > a[0].start_h
+    st = SessionState(n_history=8)
+    st._hist_dense.append(np.ones(3))
+    st.consumed, st.elapsed_s = 5, 100.0
+    st.start_session(7200.0)
+    assert len(st._hist_dense) == 1 and st.consumed == 0 and st.elapsed_s == 0 and st.since_last_s == 7200.0
+    assert len(st.cache) == 0
