@@ -193,19 +193,51 @@ def _simulate_logs(args: argparse.Namespace) -> int:
 
 # -- world-info ---------------------------------------------------------------------------------
 def _world_info_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--sessions", type=int, default=300, help="sessions used to measure the world")
+    p.add_argument("--sessions", type=int, default=300,
+                   help="sessions (users, in a multi-session world) used to measure the world")
     p.add_argument("--seed", type=int, default=0)
-    _world_args(p)
+    p.add_argument("--headroom", action="store_true",
+                   help="measure planning headroom with the world's true model: oracle_lookahead vs "
+                        "oracle_myopic on the same users' episodes (docs/world.md)")
+    p.add_argument("--json", type=Path, default=None, help="also write the JSON here")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _world_args(p, long_term=True)
 
 
-@command("world-info", "print a world's parameters and its measured label rates (numpy only)",
-         _world_info_args, stage="data")
+@command("world-info", "print a world's parameters, its measured label rates and (--headroom) how much "
+         "planning can gain (numpy only)", _world_info_args, stage="data")
 def _world_info(args: argparse.Namespace) -> int:
-    from device_runtime.sim.world_stats import measure_world
-
     world = load_world(args)
-    stats = measure_world(world, sessions=args.sessions, seed=args.seed)
-    print(json.dumps({"config": world.config.to_json(), "measured": stats}, indent=2))
+    if args.sessions < 2:
+        raise SystemExit(f"error: --sessions must be >= 2, got {args.sessions}")
+    out: dict = {"world": world_meta(args, world)}
+    if args.headroom:
+        if not hasattr(world, "new_episode") or getattr(args, "world", "synthetic") == "kuairand":
+            raise SystemExit("error: --headroom needs a synthetic world (the planner reads its true law)")
+        from device_runtime.sim.headroom import measure_headroom
+
+        out["sessions"], out["seed"] = args.sessions, args.seed
+        out["headroom"] = measure_headroom(world, args.sessions, args.seed, progress=not args.quiet)
+        h = out["headroom"]
+        print(f"oracle_myopic {h['oracle_myopic']['mean']:.2f} ± {h['oracle_myopic']['ci95']:.2f}, "
+              f"oracle_lookahead {h['oracle_lookahead']['mean']:.2f} ± {h['oracle_lookahead']['ci95']:.2f} "
+              f"per episode; gain {h['gain']['mean']:+.2f} ± {h['gain']['ci95']:.2f} "
+              f"({100 * h['gain']['relative']:+.1f}% ± {100 * h['gain']['relative_ci95']:.1f}%, paired over "
+              f"{h['gain']['n']} users)", file=sys.stderr)
+    elif world.config.multi_session if hasattr(world.config, "multi_session") else False:
+        from device_runtime.sim.world_stats import measure_episodes
+
+        out["config"], out["measured"] = world.config.to_json(), measure_episodes(world, args.sessions, args.seed)
+    else:
+        from device_runtime.sim.world_stats import measure_world
+
+        out["config"], out["measured"] = world.config.to_json(), measure_world(world, sessions=args.sessions,
+                                                                               seed=args.seed)
+    text = json.dumps(out, indent=2)
+    print(text)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(text + "\n")
     return 0
 
 

@@ -26,7 +26,7 @@ CLI_TESTS = {
     "--help": ["tests/test_cli.py"],
     "simulate-logs": ["tests/test_cli.py", "tests/test_readme.py", "tests/training/test_ranker_cli.py",
                       "tests/device_runtime/test_kuairand_world.py"],
-    "world-info": ["tests/test_readme.py"],
+    "world-info": ["tests/test_readme.py", "tests/device_runtime/test_headroom.py"],
     "demo": ["tests/test_cli.py"],
     "train-ranker": ["tests/training/test_ranker_cli.py"],
     "evaluate-ranker": ["tests/training/test_ranker_cli.py"],

@@ -453,17 +453,21 @@ class UserSession:
         self.active = True
 
     # -- the response law -------------------------------------------------------------------------
-    def _probs(self, st: _State, video: int) -> tuple[float, float, float, _State]:
+    def _probs(self, st: _State, video: int, intent: int | None = None) -> tuple[float, float, float, _State]:
+        """True (p_ev, p_like, p_has_next) of showing ``video`` in state ``st``, and the next state.
+        ``intent`` replaces the session's intent at that position (a planner's sampled future)."""
         cfg = self.world.config
         cat = self.world.catalog
         topic = int(cat.topic[video])
         author = int(cat.author[video])
         t = min(st.position, cfg.max_depth - 1)
+        if intent is None:
+            intent = int(self.intent[t])
         log_dur = max(math.log(float(cat.duration_s[video]) / 20.0), 0.0)
         aff = (
             cfg.ev_bias
             + self.bias
-            + cfg.w_intent * (1.0 if topic == self.intent[t] else 0.0)
+            + cfg.w_intent * (1.0 if topic == intent else 0.0)
             + cfg.w_interest * min(max(math.log(cfg.n_topics * self.interest[topic]), -3.0), 1.5)
             + cfg.w_quality * (float(cat.quality[video]) - 0.5)
             + float(cat.author_effect[video])

@@ -144,3 +144,52 @@ def measure_world(world: SyntheticWorld, sessions: int = 300, seed: int = 0) -> 
         "sessions": sessions,
         "seed": seed,
     }
+
+
+#: KuaiRand's figures the long-term world is calibrated to (shared/data/kuairand/README.md and
+#: `log_random_1k_part.csv`: days with rows per user over its 17 days, 800 users)
+KUAIRAND_TARGETS = {
+    "effective_view_rate": 0.3318, "like_rate": 0.0185, "hate_rate": 0.0005,
+    "random_effective_view_rate": 0.0836, "feed_lift_effective_view": 0.3318 / 0.0836,
+    "active_days_of_17": {"mean": 8.01, "p10": 4.0, "p50": 7.0, "p90": 14.0},
+}
+
+
+def measure_episodes(world: SyntheticWorld, users: int = 300, seed: int = 0) -> dict:
+    """Calibration of a multi-session world under server order: label rates (hate included), session
+    depth, sessions per episode, the lift of the served feed over random exposure (a uniformly drawn
+    catalog video at the same moments, its true p_ev), and active days per user over KuaiRand's 17
+    days (episodes stretched to 17 days for this count only)."""
+    from dataclasses import replace
+
+    from device_runtime.sim.rollout import run_episode
+
+    def play(w: SyntheticWorld) -> list:
+        return [run_episode(w, w.new_episode(seed, i), server_order) for i in range(users)]
+
+    eps = play(world)
+    rs = [r for ep in eps for rec in ep for r in rec.responses]
+    depths = [len(rec.responses) for ep in eps for rec in ep]
+    rng = np.random.default_rng([seed, 0xD1CE])
+    random_ev = []
+    for i in range(min(users, 100)):  # random exposure: the true p_ev of random videos mid-session
+        sess = world.new_session(seed, i)
+        for v in rng.integers(0, world.config.n_videos, 5):
+            random_ev.append(sess._probs(sess.state, int(v))[0])
+    long = type(world)(replace(world.config, episode_days=17.0), world.world_seed)
+    days = np.asarray([len({int(rec.start_h // 24) for rec in ep}) for ep in play(long)], float)
+    ev = float(np.mean([r.effective_view for r in rs]))
+    return {
+        "effective_view_rate": ev,
+        "like_rate": float(np.mean([r.like for r in rs])),
+        "hate_rate": float(np.mean([r.hate for r in rs])),
+        "mean_depth": float(np.mean(depths)), "median_depth": float(np.median(depths)),
+        "sessions_per_episode": float(np.mean([len(ep) for ep in eps])),
+        "episode_days": world.config.episode_days,
+        "random_effective_view_rate": float(np.mean(random_ev)),
+        "feed_lift_effective_view": ev / float(np.mean(random_ev)),
+        "active_days_of_17": {"mean": float(days.mean()), "p10": float(np.percentile(days, 10)),
+                              "p50": float(np.median(days)), "p90": float(np.percentile(days, 90))},
+        "kuairand": KUAIRAND_TARGETS,
+        "impressions": float(len(rs)),
+    }
