@@ -225,9 +225,12 @@ def _world_info(args: argparse.Namespace) -> int:
               f"({100 * h['gain']['relative']:+.1f}% ± {100 * h['gain']['relative_ci95']:.1f}%, paired over "
               f"{h['gain']['n']} users)", file=sys.stderr)
     elif world.config.multi_session if hasattr(world.config, "multi_session") else False:
+        from device_runtime.sim import kuairand_tables as T
         from device_runtime.sim.world_stats import measure_episodes
 
-        out["config"], out["measured"] = world.config.to_json(), measure_episodes(world, args.sessions, args.seed)
+        log = (getattr(args, "data_dir", None) or T.default_data_dir()) / T.LOG_FILE
+        out["config"] = world.config.to_json()
+        out["measured"] = measure_episodes(world, args.sessions, args.seed, kuairand_log=log)
     else:
         from device_runtime.sim.world_stats import measure_world
 

@@ -5,6 +5,11 @@ and per-position uniforms — so strategies differ only in what the device chose
 random numbers), and paired differences have tight confidence intervals. Each session runs
 ``rollout.run_session`` with a ``DeviceFeed``: server paging (9 per request, a request every 6
 consumed), triggers, reranks through the artifact, feedback, and optionally the event log.
+
+``oracle_myopic`` and ``oracle_lookahead`` (``device_runtime.sim.headroom``) may be listed beside
+the device strategies: they rank with the world's true model and hidden state (no artifact, no
+device, no event log; synthetic worlds only) and are marked ``"uses_hidden_state": true`` — the
+ceiling every learned strategy is measured against.
 """
 
 from __future__ import annotations
@@ -49,8 +54,11 @@ class EmulatorConfig:
             raise ValueError(f"`sessions` must be >= 1, got {self.sessions}")
         if not self.strategies or len(set(self.strategies)) != len(self.strategies):
             raise ValueError(f"`strategies` must be non-empty and distinct, got {self.strategies}")
+        from device_runtime.sim.headroom import ORACLES
+
         for s in self.strategies:
-            get_strategy(s)
+            if s not in ORACLES:
+                get_strategy(s)
 
 
 @dataclass
@@ -63,18 +71,47 @@ class StrategyRun:
     fallbacks: Counter = field(default_factory=Counter)
     triggers: Counter = field(default_factory=Counter)
     cpu_s: float = 0.0
+    uses_hidden_state: bool = False
 
     def column(self, name: str) -> np.ndarray:
         return np.asarray([getattr(m, name) for m in self.sessions], dtype=np.float64)
+
+
+def _oracles(world, strategies) -> dict:
+    """The hidden-state rules among ``strategies`` (the lookahead calibrated on its own users)."""
+    from device_runtime.sim.headroom import ORACLES, LookaheadOracle, MyopicOracle, typical_session
+    from device_runtime.sim.world import SyntheticWorld
+
+    names = [s for s in strategies if s in ORACLES]
+    if names and type(world) is not SyntheticWorld:
+        raise ValueError(f"`strategies` {names} need the synthetic world's true model, got {type(world).__name__}")
+    out: dict = {}
+    if "oracle_myopic" in names:
+        out["oracle_myopic"] = MyopicOracle()
+    if "oracle_lookahead" in names:
+        out["oracle_lookahead"] = LookaheadOracle(typical_session(world))
+    return out
 
 
 def run_emulator(world, reranker: Reranker, cfg: EmulatorConfig, *, log: EventLog | None = None,
                  progress: bool = True) -> dict[str, StrategyRun]:
     runs = {s: StrategyRun() for s in cfg.strategies}
     n_hist = reranker.dims.n_history
+    oracles = _oracles(world, cfg.strategies)
+    alpha, beta = reranker.params.alpha, reranker.params.beta
     for i in tqdm(range(cfg.sessions), desc="emulate", unit="session", disable=not progress):
         for name in cfg.strategies:
             session = world.new_session(cfg.seed, i)
+            if name in oracles:  # the world's true model chooses; no device in the loop
+                t0 = time.process_time()
+                imps = run_session(world, session, oracles[name], paging=cfg.paging, n_history=n_hist)
+                runs[name].cpu_s += time.process_time() - t0
+                ev = sum(m.response.effective_view for m in imps)
+                likes = sum(m.response.like for m in imps)
+                runs[name].sessions.append(SessionMetrics(len(imps), ev, likes, float(alpha * ev + beta * likes),
+                                                          0, float("nan"), 0))
+                runs[name].uses_hidden_state = True
+                continue
             feed = DeviceFeed(reranker, name, triggers=cfg.triggers, network=session.network, log=log,
                               session_key=f"{name}/{i}",
                               start_fields={"index": i, "seed": cfg.seed, "user_id": int(session.user_id),
@@ -113,6 +150,7 @@ def summarize(runs: dict[str, StrategyRun]) -> dict:
             "triggers": dict(run.triggers),
             "watch_events": watched,
             "watch_events_per_cpu_s": watched / run.cpu_s if run.cpu_s > 0 else float("nan"),
+            **({"uses_hidden_state": True} if run.uses_hidden_state else {}),
         }
     for a, b in itertools.combinations(list(runs), 2):  # later minus earlier
         pair = {}

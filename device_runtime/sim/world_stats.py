@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 
@@ -146,20 +147,40 @@ def measure_world(world: SyntheticWorld, sessions: int = 300, seed: int = 0) -> 
     }
 
 
-#: KuaiRand's figures the long-term world is calibrated to (shared/data/kuairand/README.md and
-#: `log_random_1k_part.csv`: days with rows per user over its 17 days, 800 users)
-KUAIRAND_TARGETS = {
-    "effective_view_rate": 0.3318, "like_rate": 0.0185, "hate_rate": 0.0005,
-    "random_effective_view_rate": 0.0836, "feed_lift_effective_view": 0.3318 / 0.0836,
-    "active_days_of_17": {"mean": 8.01, "p10": 4.0, "p50": 7.0, "p90": 14.0},
-}
+#: KuaiRand-Pure's standard-feed rates (1,436,609 rows; shared/data/kuairand/README.md)
+KUAIRAND_FEED = {"effective_view_rate": 0.3318, "like_rate": 0.0185, "hate_rate": 0.0005}
 
 
-def measure_episodes(world: SyntheticWorld, users: int = 300, seed: int = 0) -> dict:
+def kuairand_activity(path: str | Path) -> dict:
+    """From KuaiRand's random-exposure log: the long-view rate of randomly exposed videos, the feed's
+    lift over it, and active days per user (days with at least one row) over the log's span. Random
+    rows are a sparse sample of each user's feed (median 3.5 per active day), so a day with no row is
+    rarely an active day: active days count days, not the gaps between rows."""
+    import csv
+
+    days: dict[str, set[str]] = {}
+    long_view = rows = 0
+    with open(path, newline="") as fh:
+        for r in csv.DictReader(fh):
+            days.setdefault(r["user_id"], set()).add(r["date"])
+            long_view += int(r["long_view"])
+            rows += 1
+    span = len(set().union(*days.values())) if days else 0
+    d = np.asarray([len(v) for v in days.values()], float)
+    rate = long_view / max(rows, 1)
+    return {"random_effective_view_rate": rate, "feed_lift_effective_view": KUAIRAND_FEED["effective_view_rate"] / rate,
+            "days_in_log": span, "users": len(days),
+            "active_days": {"mean": float(d.mean()), "p10": float(np.percentile(d, 10)),
+                            "p50": float(np.median(d)), "p90": float(np.percentile(d, 90))}}
+
+
+def measure_episodes(world: SyntheticWorld, users: int = 300, seed: int = 0,
+                     kuairand_log: str | Path | None = None) -> dict:
     """Calibration of a multi-session world under server order: label rates (hate included), session
     depth, sessions per episode, the lift of the served feed over random exposure (a uniformly drawn
-    catalog video at the same moments, its true p_ev), and active days per user over KuaiRand's 17
-    days (episodes stretched to 17 days for this count only)."""
+    catalog video at the same moments, its true p_ev), and active days per user over the span of
+    KuaiRand's log (17 days; episodes stretched to it for this count only), beside KuaiRand's own
+    figures (``kuairand_activity`` of ``kuairand_log`` where the file is present)."""
     from dataclasses import replace
 
     from device_runtime.sim.rollout import run_episode
@@ -176,7 +197,11 @@ def measure_episodes(world: SyntheticWorld, users: int = 300, seed: int = 0) -> 
         sess = world.new_session(seed, i)
         for v in rng.integers(0, world.config.n_videos, 5):
             random_ev.append(sess._probs(sess.state, int(v))[0])
-    long = type(world)(replace(world.config, episode_days=17.0), world.world_seed)
+    target = {**KUAIRAND_FEED}
+    if kuairand_log is not None and Path(kuairand_log).exists():
+        target.update(kuairand_activity(kuairand_log))
+    span = float(target.get("days_in_log", 17))
+    long = type(world)(replace(world.config, episode_days=span), world.world_seed)
     days = np.asarray([len({int(rec.start_h // 24) for rec in ep}) for ep in play(long)], float)
     ev = float(np.mean([r.effective_view for r in rs]))
     return {
@@ -188,8 +213,8 @@ def measure_episodes(world: SyntheticWorld, users: int = 300, seed: int = 0) -> 
         "episode_days": world.config.episode_days,
         "random_effective_view_rate": float(np.mean(random_ev)),
         "feed_lift_effective_view": ev / float(np.mean(random_ev)),
-        "active_days_of_17": {"mean": float(days.mean()), "p10": float(np.percentile(days, 10)),
-                              "p50": float(np.median(days)), "p90": float(np.percentile(days, 90))},
-        "kuairand": KUAIRAND_TARGETS,
+        "active_days": {"days": span, "mean": float(days.mean()), "p10": float(np.percentile(days, 10)),
+                        "p50": float(np.median(days)), "p90": float(np.percentile(days, 90))},
+        "kuairand": target,
         "impressions": float(len(rs)),
     }

@@ -101,4 +101,32 @@ def test_world_info_headroom_command(tmp_path):
         assert h[k]["uses_hidden_state"] is True
     assert set(h["gain"]) >= {"mean", "ci95", "relative"} and h["gain"]["n"] == 3
     cal = json.loads(run_cli("world-info", "--world", "synthetic-long-term", "--sessions", "20").stdout)
-    assert set(cal["measured"]["active_days_of_17"]) == {"mean", "p10", "p50", "p90"}
+    m = cal["measured"]
+    assert set(m["active_days"]) == {"days", "mean", "p10", "p50", "p90"}
+    assert m["kuairand"]["hate_rate"] == 0.0005
+
+
+def test_kuairand_activity_counts_days_with_rows(tmp_path):
+    from device_runtime.sim.world_stats import kuairand_activity
+
+    log = tmp_path / "log.csv"
+    log.write_text("user_id,date,long_view\n1,20220422,1\n1,20220422,0\n1,20220425,0\n2,20220423,1\n")
+    a = kuairand_activity(log)
+    assert a["users"] == 2 and a["days_in_log"] == 3  # dates seen: 22, 23, 25
+    assert a["active_days"]["mean"] == 1.5 and a["random_effective_view_rate"] == 0.5
+
+
+def test_emulate_reports_the_oracles_as_hidden_state_rows():
+    from device_runtime.reranker import Reranker
+    from device_runtime.sim.emulator import EmulatorConfig, run_emulator, summarize
+    from tests.device_runtime.golden_artifact import GOLDEN_ARTIFACT
+
+    world = SyntheticWorld(world_seed=1001)
+    cfg = EmulatorConfig(sessions=12, seed=2, strategies=("server", "greedy", "oracle_myopic", "oracle_lookahead"))
+    rep = summarize(run_emulator(world, Reranker(GOLDEN_ARTIFACT), cfg, progress=False))
+    s = rep["strategies"]
+    assert s["oracle_myopic"]["uses_hidden_state"] is True and s["oracle_lookahead"]["uses_hidden_state"] is True
+    assert "uses_hidden_state" not in s["server"] and "uses_hidden_state" not in s["greedy"]
+    assert rep["paired"]["oracle_myopic-server"]["total_reward"]["mean"] > 0
+    with pytest.raises(ValueError, match="true model"):
+        run_emulator(object(), Reranker(GOLDEN_ARTIFACT), cfg, progress=False)
