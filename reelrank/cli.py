@@ -153,7 +153,8 @@ def world_meta(args: argparse.Namespace, world) -> dict:
 def _simulate_logs_args(p: argparse.ArgumentParser) -> None:
     from training.data.synthetic_logs import LogConfig
 
-    p.add_argument("--sessions", type=int, required=True, help="number of sessions to simulate")
+    p.add_argument("--sessions", type=int, required=True,
+                   help="number of sessions to simulate (users, each a week of sessions, in a multi-session world)")
     config_arg(p, "--seed", LogConfig, type=int, help="run seed (users and random streams)")
     p.add_argument("--out", type=Path, required=True, help="output Parquet file")
     config_arg(p, "--history", LogConfig, "n_history", type=int, help="N_h, watched videos kept")
@@ -162,7 +163,7 @@ def _simulate_logs_args(p: argparse.ArgumentParser) -> None:
                help="probability the logging client shows a random cached video instead of the "
                     "server's next one (0: pure server order)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    _world_args(p)
+    _world_args(p, long_term=True)
 
 
 @command("simulate-logs", "simulate sessions under the server's policy and write a Parquet log",

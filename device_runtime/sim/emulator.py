@@ -26,7 +26,7 @@ from device_runtime.events import EventLog
 from device_runtime.feed import DeviceFeed, SessionMetrics
 from device_runtime.reranker import Reranker
 from device_runtime.session import PagingConfig
-from device_runtime.sim.rollout import run_session
+from device_runtime.sim.rollout import episode_sessions, run_session
 from device_runtime.sim.world_stats import CI_NORMAL, mean_ci95
 from device_runtime.strategies import get_strategy
 from device_runtime.triggers import TriggerConfig
@@ -72,6 +72,7 @@ class StrategyRun:
     triggers: Counter = field(default_factory=Counter)
     cpu_s: float = 0.0
     uses_hidden_state: bool = False
+    parts: list[list[SessionMetrics]] = field(default_factory=list)  # per user: its sessions (episodes)
 
     def column(self, name: str) -> np.ndarray:
         return np.asarray([getattr(m, name) for m in self.sessions], dtype=np.float64)
@@ -95,37 +96,59 @@ def _oracles(world, strategies) -> dict:
 
 def run_emulator(world, reranker: Reranker, cfg: EmulatorConfig, *, log: EventLog | None = None,
                  progress: bool = True) -> dict[str, StrategyRun]:
+    """Play ``cfg.sessions`` users under every strategy. In a multi-session world (``synthetic-long-
+    term``) a user is an episode of sessions, the device state (history) kept across them; each
+    ``StrategyRun.sessions`` entry is then one episode's totals and ``parts`` holds its sessions."""
     runs = {s: StrategyRun() for s in cfg.strategies}
     n_hist = reranker.dims.n_history
     oracles = _oracles(world, cfg.strategies)
     alpha, beta = reranker.params.alpha, reranker.params.beta
-    for i in tqdm(range(cfg.sessions), desc="emulate", unit="session", disable=not progress):
+    multi = bool(getattr(world.config, "multi_session", False))
+    for i in tqdm(range(cfg.sessions), desc="emulate", unit="user" if multi else "session", disable=not progress):
         for name in cfg.strategies:
-            session = world.new_session(cfg.seed, i)
-            if name in oracles:  # the world's true model chooses; no device in the loop
-                t0 = time.process_time()
-                imps = run_session(world, session, oracles[name], paging=cfg.paging, n_history=n_hist)
-                runs[name].cpu_s += time.process_time() - t0
-                ev = sum(m.response.effective_view for m in imps)
-                likes = sum(m.response.like for m in imps)
-                runs[name].sessions.append(SessionMetrics(len(imps), ev, likes, float(alpha * ev + beta * likes),
-                                                          0, float("nan"), 0))
-                runs[name].uses_hidden_state = True
-                continue
-            feed = DeviceFeed(reranker, name, triggers=cfg.triggers, network=session.network, log=log,
-                              session_key=f"{name}/{i}",
-                              start_fields={"index": i, "seed": cfg.seed, "user_id": int(session.user_id),
-                                            "world_seed": int(getattr(world, "world_seed", 0))})
-            t0 = time.process_time()
-            run_session(world, session, paging=cfg.paging, n_history=n_hist, record=False, feed=feed)
             run = runs[name]
-            run.cpu_s += time.process_time() - t0
-            run.sessions.append(feed.metrics())
-            run.latencies_us.extend(feed.latencies_us)
-            run.steps.extend(feed.steps)
-            run.fallbacks.update(feed.fallback_counts)
-            run.triggers.update(feed.trigger_counts)
+            parts = (episode_sessions(world, world.new_episode(cfg.seed, i), n_hist) if multi
+                     else [(0, world.new_session(cfg.seed, i), None)])
+            metrics: list[SessionMetrics] = []
+            for k, session, state in parts:
+                t0 = time.process_time()
+                if name in oracles:  # the world's true model chooses; no device in the loop
+                    imps = run_session(world, session, oracles[name], paging=cfg.paging, n_history=n_hist,
+                                       state=state)
+                    ev = sum(m.response.effective_view for m in imps)
+                    likes = sum(m.response.like for m in imps)
+                    metrics.append(SessionMetrics(len(imps), ev, likes, float(alpha * ev + beta * likes), 0,
+                                                  float("nan"), 0))
+                    run.uses_hidden_state = True
+                else:
+                    feed = DeviceFeed(reranker, name, triggers=cfg.triggers, network=session.network, log=log,
+                                      session_key=f"{name}/{i}" + (f"/{k}" if multi else ""),
+                                      start_fields={"index": i, "seed": cfg.seed, "user_id": int(session.user_id),
+                                                    "world_seed": int(getattr(world, "world_seed", 0)),
+                                                    **({"part": k} if multi else {})})
+                    if state is not None:
+                        feed.state = state  # the episode's device: its history carries over
+                    run_session(world, session, paging=cfg.paging, n_history=n_hist, record=False, feed=feed)
+                    metrics.append(feed.metrics())
+                    run.latencies_us.extend(feed.latencies_us)
+                    run.steps.extend(feed.steps)
+                    run.fallbacks.update(feed.fallback_counts)
+                    run.triggers.update(feed.trigger_counts)
+                run.cpu_s += time.process_time() - t0
+            run.sessions.append(metrics[0] if len(metrics) == 1 and not multi else _total(metrics))
+            if multi:
+                run.parts.append(metrics)
     return runs
+
+
+def _total(parts: list[SessionMetrics]) -> SessionMetrics:
+    """One episode's totals over its sessions (mean search steps weighted by reranks)."""
+    reranks = sum(m.reranks for m in parts)
+    steps = [m.steps * m.reranks for m in parts if m.reranks and np.isfinite(m.steps)]
+    return SessionMetrics(sum(m.depth for m in parts), sum(m.effective_views for m in parts),
+                          sum(m.likes for m in parts), float(sum(m.total_reward for m in parts)), reranks,
+                          float(sum(steps) / reranks) if steps and reranks else float("nan"),
+                          sum(m.fallbacks for m in parts))
 
 
 def _mc(x: np.ndarray) -> dict[str, float]:
@@ -152,6 +175,11 @@ def summarize(runs: dict[str, StrategyRun]) -> dict:
             "watch_events_per_cpu_s": watched / run.cpu_s if run.cpu_s > 0 else float("nan"),
             **({"uses_hidden_state": True} if run.uses_hidden_state else {}),
         }
+        if run.parts:  # a multi-session world: the metrics above are per episode (user)
+            flat = [m for ep in run.parts for m in ep]
+            out["strategies"][name]["per_session"] = {
+                m: _mc(np.asarray([getattr(x, m) for x in flat], np.float64)) for m in METRICS}
+            out["strategies"][name]["sessions_per_episode"] = float(np.mean([len(ep) for ep in run.parts]))
     for a, b in itertools.combinations(list(runs), 2):  # later minus earlier
         pair = {}
         for m in METRICS:

@@ -96,15 +96,18 @@ def run_session(
     m_max: int = 16,
     record: bool = True,
     feed=None,
+    state: SessionState | None = None,
 ) -> list[Impression]:
     """Play a session until the user leaves; returns the impressions (if ``record``).
 
     With ``feed`` (a ``device_runtime.feed.DeviceFeed``) the device side is the feed — its state,
-    triggers, reranker and event log — and ``choose`` is ignored."""
+    triggers, reranker and event log — and ``choose`` is ignored. ``state`` continues a device
+    state (a later session of an episode: history kept); default a fresh one."""
     cfg = world.config
     paging = paging or PagingConfig(cfg.page_size, cfg.refresh_every, cfg.cache_limit)
-    dev = feed if feed is not None else _StateFeed(SessionState(n_history=n_history, network=session.network),
-                                                   choose, session)
+    if state is None:
+        state = SessionState(n_history=n_history, network=session.network)
+    dev = feed if feed is not None else _StateFeed(state, choose, session)
     state = dev.state
     out: list[Impression] = []
     request = -1
@@ -134,6 +137,20 @@ def run_session(
             )
     dev.end()
     return out
+
+
+def episode_sessions(world: SyntheticWorld, episode: Episode, n_history: int = 8):
+    """Yield ``(part, session, state)`` for every session of ``episode`` as it is played: one device
+    state for the episode (history kept; ``start_session`` with the gap before each return). The
+    caller plays each session (e.g. ``run_session(..., state=state)``) before asking for the next."""
+    state = SessionState(n_history=n_history, network=episode.session.network)
+    session: UserSession | None = episode.session
+    while session is not None:
+        if episode.part:
+            state.start_session(episode.gap_h * 3600.0)
+            state.network = session.network
+        yield episode.part, session, state
+        session = episode.next_session()
 
 
 class SessionRecord(NamedTuple):

@@ -208,7 +208,13 @@ class WorldConfig:
         return self.return_bias is not None
 
     def to_json(self) -> dict:
-        return asdict(self)
+        """The parameters; the long-term ones only where they differ from the legacy world, so a
+        legacy world's metadata (logs, manifests) keeps its bytes."""
+        out = asdict(self)
+        for name in _LONG_TERM_FIELDS:
+            if out[name] == _LEGACY_DEFAULTS[name]:
+                del out[name]
+        return out
 
     @staticmethod
     def from_json(data: dict, base: WorldConfig | None = None) -> WorldConfig:
@@ -222,6 +228,13 @@ class WorldConfig:
     @staticmethod
     def load(path: str | Path, base: WorldConfig | None = None) -> WorldConfig:
         return WorldConfig.from_json(json.loads(Path(path).read_text()), base)
+
+
+_LONG_TERM_FIELDS = ("utility_corr", "w_regret", "w_boredom", "boredom_decay", "boredom_ref", "hate_bias",
+                     "hate_slope", "hate_penalty", "return_bias", "return_w_satisfaction", "return_w_boredom",
+                     "return_w_hate", "return_gap_h", "return_gap_w_satisfaction", "return_gap_sd",
+                     "episode_days", "max_sessions")
+_LEGACY_DEFAULTS = {name: getattr(WorldConfig(), name) for name in _LONG_TERM_FIELDS}
 
 
 class Catalog(NamedTuple):

@@ -16,7 +16,8 @@ def _emulate_args(p: argparse.ArgumentParser) -> None:
     from device_runtime.sim.emulator import EmulatorConfig
 
     p.add_argument("--artifact", type=Path, required=True, help="artifact directory (reelrank export)")
-    config_arg(p, "--sessions", EmulatorConfig, type=int, help="paired sessions per strategy")
+    config_arg(p, "--sessions", EmulatorConfig, type=int,
+               help="paired sessions per strategy (users, each a week of sessions, in a multi-session world)")
     config_arg(p, "--seed", EmulatorConfig, type=int, help="run seed: users and random streams")
     config_arg(p, "--strategies", EmulatorConfig, type=csv_words,
                help="comma-separated: server, greedy, beam, adaptive_beam, python_beam, policy, policy_beam")
@@ -28,7 +29,7 @@ def _emulate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=1, help="interpreter threads (default 1)")
     p.add_argument("--no-like-trigger", action="store_true", help="do not rerank on likes")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    _world_args(p)
+    _world_args(p, long_term=True)
 
 
 def _plot(summary: dict, path: Path) -> str:
@@ -100,7 +101,9 @@ def _emulate(args: argparse.Namespace) -> int:
                      "beam_size": p.beam_size, "l_max": p.l_max},
         "runtime": {"interpreter": runtime_name(), "threads": args.threads, "wall_s": wall},
     }
-    print(f"\n{args.sessions} paired sessions per strategy, seed {args.seed}, world "
+    unit = "users (episodes of sessions: totals per episode)" if summary["strategies"] and \
+        "sessions_per_episode" in next(iter(summary["strategies"].values())) else "sessions"
+    print(f"\n{args.sessions} paired {unit} per strategy, seed {args.seed}, world "
           f"{report['world']['world']} (world seed {report['world']['world_seed']}); "
           f"total reward = {p.alpha:g}·effective views + {p.beta:g}·likes\n")
     print(format_table(summary))

@@ -123,3 +123,54 @@ def test_episodes_are_deterministic_and_keep_the_device_history(lt_world):
     st.start_session(7200.0)
     assert len(st._hist_dense) == 1 and st.consumed == 0 and st.elapsed_s == 0 and st.since_last_s == 7200.0
     assert len(st.cache) == 0
+
+
+def test_emulate_counts_users_and_reports_per_session_beside_per_episode(lt_world):
+    from device_runtime.reranker import Reranker
+    from device_runtime.sim.emulator import EmulatorConfig, run_emulator, summarize
+    from tests.device_runtime.golden_artifact import GOLDEN_ARTIFACT
+
+    cfg = EmulatorConfig(sessions=4, seed=1, strategies=("server", "greedy"))
+    runs = run_emulator(lt_world, Reranker(GOLDEN_ARTIFACT), cfg, progress=False)
+    rep = summarize(runs)
+    for name, run in runs.items():
+        assert len(run.sessions) == 4 and len(run.parts) == 4  # one entry per user
+        assert [m.total_reward for m in run.sessions] == pytest.approx([sum(p.total_reward for p in ep) for ep in run.parts])
+        s = rep["strategies"][name]
+        assert s["sessions_per_episode"] == pytest.approx(np.mean([len(ep) for ep in run.parts]))
+        assert set(s["per_session"]) == {"depth", "effective_views", "likes", "total_reward"}
+    legacy = summarize(run_emulator(SyntheticWorld(world_seed=11), Reranker(GOLDEN_ARTIFACT), cfg, progress=False))
+    assert "per_session" not in legacy["strategies"]["server"]
+
+
+def test_logs_of_an_episode_carry_the_history_across_sessions(lt_world):
+    pytest.importorskip("pyarrow")
+    from training.data.synthetic_logs import LogConfig, simulate_logs
+
+    logs = simulate_logs(LogConfig(sessions=6, seed=2), progress=False, world=lt_world)
+    sid, pos, mask = logs.session_id, logs.position, logs.hist_mask.sum(1)
+    later = sid >= 6  # session k >= 1 of user s has id s + 6k
+    assert later.any() and set(np.unique(sid % 6)) <= set(range(6))
+    first_rows = (pos == 0) & (logs.prefix_len == 0)
+    assert np.all(mask[first_rows & ~later] == 0)  # a user's first session starts with an empty history
+    assert np.all(mask[first_rows & later] > 0)  # a return starts with the device's kept history
+
+
+def test_emulate_and_simulate_logs_commands_in_the_long_term_world(tmp_path):
+    import json
+
+    from tests.conftest import run_cli
+    from tests.device_runtime.golden_artifact import GOLDEN_ARTIFACT
+
+    out = tmp_path / "e.json"
+    proc = run_cli("emulate", "--artifact", str(GOLDEN_ARTIFACT), "--world", "synthetic-long-term", "--world-seed", "1001",
+                   "--sessions", "3", "--seed", "1", "--strategies", "server,greedy,oracle_myopic", "--json", str(out),
+                   "--quiet", timeout=300)
+    assert "paired users (episodes" in proc.stdout
+    rep = json.loads(out.read_text())
+    assert rep["strategies"]["oracle_myopic"]["uses_hidden_state"] is True
+    assert rep["strategies"]["server"]["sessions_per_episode"] >= 1
+    pytest.importorskip("pyarrow")
+    proc = run_cli("simulate-logs", "--world", "synthetic-long-term", "--sessions", "5", "--seed", "1",
+                   "--out", str(tmp_path / "l.parquet"), "--quiet")
+    assert json.loads(proc.stdout)["sessions"] > 5  # 5 users, each a week of sessions

@@ -18,7 +18,7 @@ import numpy as np
 from tqdm import tqdm
 
 from device_runtime import contract as C
-from device_runtime.sim.rollout import Impression, run_session
+from device_runtime.sim.rollout import Impression, episode_sessions, run_session
 from device_runtime.sim.world import SyntheticWorld, WorldConfig
 
 
@@ -113,21 +113,28 @@ def simulate_logs(
     cfg: LogConfig, world_config: WorldConfig | None = None, progress: bool = True,
     world: SyntheticWorld | None = None,
 ) -> LogArrays:
-    """Log ``cfg.sessions`` sessions of ``world`` (default: the synthetic world of
-    ``world_config`` and ``cfg.world_seed``)."""
+    """Log ``cfg.sessions`` users of ``world`` (default: the synthetic world of ``world_config`` and
+    ``cfg.world_seed``). In a single-session world a user is one session (id ``s``); in a
+    multi-session world every session of the user's episode is logged, the device's history
+    carried across them, session ``k`` ≥ 1 of user ``s`` with id ``s + k·sessions``."""
     world = world if world is not None else SyntheticWorld(world_config, cfg.world_seed)
+    multi = bool(getattr(world.config, "multi_session", False))
 
     def sessions():
-        for s in tqdm(range(cfg.sessions), desc="simulate-logs", unit="session", disable=not progress):
-            sess = world.new_session(cfg.seed, s)
-            show_prob: list[float] = []
-            if cfg.explore_show > 0:
-                explore = np.random.default_rng(np.random.SeedSequence([cfg.seed, s, 0xE7]))
-                imps = run_session(world, sess, exploring_rule(cfg.explore_show, explore, show_prob),
-                                   n_history=cfg.n_history)
-            else:
-                imps = run_session(world, sess, n_history=cfg.n_history)
-            yield sess.user_id, s, cfg.seed, s, imps, (show_prob or None)
+        for s in tqdm(range(cfg.sessions), desc="simulate-logs", unit="user" if multi else "session",
+                      disable=not progress):
+            parts = (episode_sessions(world, world.new_episode(cfg.seed, s), cfg.n_history) if multi
+                     else [(0, world.new_session(cfg.seed, s), None)])
+            for k, sess, state in parts:
+                index = s + k * cfg.sessions
+                show_prob: list[float] = []
+                if cfg.explore_show > 0:
+                    explore = np.random.default_rng(np.random.SeedSequence([cfg.seed, index, 0xE7]))
+                    imps = run_session(world, sess, exploring_rule(cfg.explore_show, explore, show_prob),
+                                       n_history=cfg.n_history, state=state)
+                else:
+                    imps = run_session(world, sess, n_history=cfg.n_history, state=state)
+                yield sess.user_id, index, cfg.seed, index, imps, (show_prob or None)
 
     return log_arrays_from_sessions(sessions(), cfg.l_max)
 
