@@ -19,7 +19,7 @@ from typing import Final
 
 import numpy as np
 
-SCHEMA_VERSION: Final = "1.0"
+SCHEMA_VERSION: Final = "2.0"  # 2.0: hate feedback in the history (1.0 artifacts are refused)
 
 # --- video (candidate) features -------------------------------------------------------------
 #: Dense features of a video, in this order. All are normalised to roughly [0, 1].
@@ -42,6 +42,7 @@ FEEDBACK: Final = (
     "effective_view",  # 1 if the watch time passed the effective-view threshold
     "like",  # 1 if liked
     "skip",  # 1 if the user swiped away within SKIP_SECONDS
+    "hate",  # 1 if the user marked the video "not interested" (explicit negative feedback)
 )
 
 # --- other context of a rerank -----------------------------------------------------------------

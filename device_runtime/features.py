@@ -47,6 +47,7 @@ class Feedback(NamedTuple):
     effective_view: np.ndarray  # {0,1} [n]
     like: np.ndarray  # {0,1} [n]
     watch_s: np.ndarray  # float [n], seconds watched
+    hate: np.ndarray | None = None  # {0,1} [n], "not interested"; None = never
 
 
 def _log_norm(x: np.ndarray, cap: float) -> np.ndarray:
@@ -90,6 +91,7 @@ def feedback_dense(fb: Feedback) -> np.ndarray:
         np.asarray(fb.effective_view, dtype=np.float64),
         np.asarray(fb.like, dtype=np.float64),
         (np.asarray(fb.watch_s, dtype=np.float64) < C.SKIP_SECONDS).astype(np.float64),
+        np.zeros(np.shape(fb.watch_s)) if fb.hate is None else np.clip(np.asarray(fb.hate, dtype=np.float64), 0, 1),
     ]
     return np.stack(cols, axis=-1).astype(C.FLOAT).reshape(-1, C.N_FEEDBACK)
 

@@ -89,14 +89,15 @@ class DeviceFeed:
             self._rerank({Trigger.LIKE})
 
     def video_finished(self, watch_ratio: float, effective_view: int, like: int, watch_s: float,
-                       gap_s: float = 0.0, has_next: int = 1, oracle: dict | None = None) -> None:
-        """The playing video ended (the user swiped on, or left with ``has_next`` = 0)."""
-        self._finish("video_finished", watch_ratio, effective_view, like, watch_s, gap_s, has_next, oracle)
+                       gap_s: float = 0.0, has_next: int = 1, oracle: dict | None = None, hate: int = 0) -> None:
+        """The playing video ended (the user swiped on, or left with ``has_next`` = 0); ``hate`` = 1
+        if the user marked it "not interested"."""
+        self._finish("video_finished", watch_ratio, effective_view, like, watch_s, gap_s, has_next, oracle, hate)
 
     def skipped(self, watch_ratio: float, watch_s: float, gap_s: float = 0.0, has_next: int = 1,
-                oracle: dict | None = None) -> None:
+                oracle: dict | None = None, hate: int = 0) -> None:
         """The user swiped away within ``contract.SKIP_SECONDS``."""
-        self._finish("skipped", watch_ratio, 0, 0, watch_s, gap_s, has_next, oracle)
+        self._finish("skipped", watch_ratio, 0, 0, watch_s, gap_s, has_next, oracle, hate)
 
     # -- what to show -----------------------------------------------------------------------------
     def next_index(self) -> int:
@@ -154,17 +155,20 @@ class DeviceFeed:
         return r
 
     def _finish(self, kind: str, watch_ratio: float, effective_view: int, like: int, watch_s: float,
-                gap_s: float, has_next: int, oracle: dict | None) -> None:
+                gap_s: float, has_next: int, oracle: dict | None, hate: int = 0) -> None:
         if self._playing is None:
             raise RuntimeError(f"`{kind}` needs a playing video; call show() first")
         like = int(like or self._liked)
         shown, self._playing = self._playing, None
-        self.state.video_finished(shown, watch_ratio, effective_view, like, watch_s, gap_s)
+        hate = int(bool(hate))
+        self.state.video_finished(shown, watch_ratio, effective_view, like, watch_s, gap_s, hate)
         self.effective_views += int(effective_view)
         self.likes += like
         event = {"type": kind, "video_id": int(shown.video_id[0]), "watch_ratio": float(watch_ratio),
                  "effective_view": int(effective_view), "like": like, "watch_s": float(watch_s),
                  "gap_s": float(gap_s), "has_next": int(has_next)}
+        if hate:
+            event["hate"] = 1  # only when given: logs without hate keep their bytes
         if oracle is not None:
             event["oracle"] = oracle
         self._emit(event)

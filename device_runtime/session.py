@@ -104,11 +104,12 @@ class SessionState:
 
     def video_finished(
         self, shown: RawVideos, watch_ratio: float, effective_view: int, like: int,
-        watch_s: float, gap_s: float = 0.0,
+        watch_s: float, gap_s: float = 0.0, hate: int = 0,
     ) -> None:
         """Record the user's feedback on a shown video (one row of ``shown``)."""
         fb = Feedback(
-            np.array([watch_ratio]), np.array([effective_view]), np.array([like]), np.array([watch_s])
+            np.array([watch_ratio]), np.array([effective_view]), np.array([like]), np.array([watch_s]),
+            np.array([hate]),
         )
         self._hist_dense.append(np.concatenate([video_dense(shown)[0], feedback_dense(fb)[0]]))
         self._hist_ids.append(video_ids(shown)[0])

@@ -98,6 +98,7 @@ class RandomLog(NamedTuple):
     long_view: np.ndarray  # int8 [n]
     play_time_ms: np.ndarray  # int64 [n]
     duration_ms: np.ndarray  # int64 [n]
+    is_hate: np.ndarray  # int8 [n]
 
     @property
     def n(self) -> int:
@@ -172,7 +173,7 @@ def read_log(path: str | Path) -> RandomLog:
         for r in reader:
             for c in RandomLog._fields:
                 cols[c].append(int(float(r[c])))
-    small = {"is_click", "is_like", "long_view"}
+    small = {"is_click", "is_like", "long_view", "is_hate"}
     return RandomLog(*(np.asarray(cols[c], dtype=np.int8 if c in small else np.int64)
                        for c in RandomLog._fields))
 

@@ -154,7 +154,7 @@ class FeedEnv:
         r = sess.watch(video)
         # a quick swipe (skip) carries ev = like = 0 already, so this is what ``deliver_response``
         # leaves in the device state for either event
-        st.video_finished(shown, r.watch_ratio, r.effective_view, r.like, r.watch_s, sess.last_gap_s)
+        st.video_finished(shown, r.watch_ratio, r.effective_view, r.like, r.watch_s, sess.last_gap_s, r.hate)
         self.depth += 1
         return r
 

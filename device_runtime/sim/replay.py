@@ -44,10 +44,10 @@ def replay_session(se: SessionEvents, m_max: int = C.M_MAX_DEFAULT) -> list[Impr
             oracle = e.get("oracle") or {}
             r = Response(float(oracle.get("p_ev", math.nan)), float(oracle.get("p_like", math.nan)),
                          float(oracle.get("p_has_next", math.nan)), int(e["effective_view"]), int(e["like"]),
-                         int(e["has_next"]), float(e["watch_ratio"]), float(e["watch_s"]))
+                         int(e["has_next"]), float(e["watch_ratio"]), float(e["watch_s"]), int(e.get("hate", 0)))
             out.append(Impression(state.consumed, request, i, h, c, ctx, prop, r, video))
             state.video_finished(shown, r.watch_ratio, r.effective_view, r.like, r.watch_s,
-                                 float(e.get("gap_s", 0.0)))
+                                 float(e.get("gap_s", 0.0)), r.hate)
             pending = None
     return out
 

@@ -63,13 +63,13 @@ class _StateFeed:
         pass
 
     def video_finished(self, watch_ratio: float, effective_view: int, like: int, watch_s: float,
-                       gap_s: float = 0.0, has_next: int = 1, oracle: dict | None = None) -> None:
+                       gap_s: float = 0.0, has_next: int = 1, oracle: dict | None = None, hate: int = 0) -> None:
         assert self._playing is not None
-        self.state.video_finished(self._playing, watch_ratio, effective_view, like, watch_s, gap_s)
+        self.state.video_finished(self._playing, watch_ratio, effective_view, like, watch_s, gap_s, hate)
 
     def skipped(self, watch_ratio: float, watch_s: float, gap_s: float = 0.0, has_next: int = 1,
-                oracle: dict | None = None) -> None:
-        self.video_finished(watch_ratio, 0, 0, watch_s, gap_s, has_next, oracle)
+                oracle: dict | None = None, hate: int = 0) -> None:
+        self.video_finished(watch_ratio, 0, 0, watch_s, gap_s, has_next, oracle, hate)
 
     def end(self) -> None:
         pass
@@ -79,12 +79,13 @@ def deliver_response(feed, r: Response, gap_s: float) -> None:
     """The world's response to the playing video as the app's events: ``liked`` (if liked), then
     ``skipped`` (swiped away within SKIP_SECONDS) or ``video_finished``."""
     oracle = {"p_ev": r.p_ev, "p_like": r.p_like, "p_has_next": r.p_has_next}
+    hate = {"hate": 1} if r.hate else {}  # the app reports a "not interested" with the video's end
     if r.like:
         feed.liked()
     if r.watch_s < SKIP_SECONDS and not r.effective_view and not r.like:
-        feed.skipped(r.watch_ratio, r.watch_s, gap_s, r.has_next, oracle)
+        feed.skipped(r.watch_ratio, r.watch_s, gap_s, r.has_next, oracle, **hate)
     else:
-        feed.video_finished(r.watch_ratio, r.effective_view, r.like, r.watch_s, gap_s, r.has_next, oracle)
+        feed.video_finished(r.watch_ratio, r.effective_view, r.like, r.watch_s, gap_s, r.has_next, oracle, **hate)
 
 
 def run_session(

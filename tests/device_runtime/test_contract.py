@@ -64,7 +64,9 @@ def test_video_features_hand_derived():
 
 def test_feedback_and_context_hand_derived():
     fb = F.Feedback(np.array([1.0, 5.0]), np.array([1, 0]), np.array([0, 1]), np.array([10.0, 2.0]))
-    np.testing.assert_allclose(F.feedback_dense(fb), [[0.5, 1, 0, 0], [1.0, 0, 1, 1]])
+    np.testing.assert_allclose(F.feedback_dense(fb), [[0.5, 1, 0, 0, 0], [1.0, 0, 1, 1, 0]])  # no hate given
+    hated = F.Feedback(np.array([0.1]), np.array([0]), np.array([0]), np.array([1.0]), np.array([1]))
+    np.testing.assert_allclose(F.feedback_dense(hated), [[0.05, 0, 0, 1, 1]])  # schema 2.0: hate
     ctx = F.context_vector(position=0, elapsed_s=3600, since_last_s=1e6, network=1)
     np.testing.assert_allclose(ctx, [0.0, 1.0, 1.0, 1.0])
     ctx2 = F.context_matrix(np.array([0.0]), np.array([3600.0]), np.array([1e6]), np.array([1.0]))

@@ -174,3 +174,31 @@ def test_emulate_and_simulate_logs_commands_in_the_long_term_world(tmp_path):
     proc = run_cli("simulate-logs", "--world", "synthetic-long-term", "--sessions", "5", "--seed", "1",
                    "--out", str(tmp_path / "l.parquet"), "--quiet")
     assert json.loads(proc.stdout)["sessions"] > 5  # 5 users, each a week of sessions
+
+
+def test_hate_reaches_the_device_history_the_event_log_and_its_replay(tmp_path):
+    from device_runtime import contract as C
+    from device_runtime.events import EventLog, group_sessions, read_events
+    from device_runtime.feed import DeviceFeed
+    from device_runtime.reranker import Reranker
+    from device_runtime.sim.replay import replay_session
+    from tests.device_runtime.golden_artifact import GOLDEN_ARTIFACT
+
+    world = SyntheticWorld(world_seed=3)
+    s = world.new_session(0, 0)
+    page = world.server_page(s, 0)
+    with EventLog(tmp_path / "ev.jsonl") as log:
+        feed = DeviceFeed(Reranker(GOLDEN_ARTIFACT), "server", log=log)
+        feed.page_arrived(world.raw_videos(page), page.propensity)
+        feed.show(feed.next_index())
+        feed.skipped(0.05, 1.0, 2.0, 1, hate=1)
+        feed.show(feed.next_index())
+        feed.video_finished(0.9, 1, 0, 12.0, 1.0, 0)
+        feed.end()
+    col = C.N_VIDEO_DENSE + C.FEEDBACK.index("hate")
+    assert feed.state.history().dense[:2, col].tolist() == [0.0, 1.0]  # newest first
+    events = list(read_events(tmp_path / "ev.jsonl"))
+    assert [e.get("hate") for e in events if e["type"] in ("skipped", "video_finished")] == [1, None]
+    imps = replay_session(group_sessions(iter(events))[0])
+    assert [i.response.hate for i in imps] == [1, 0]
+    assert imps[1].history.dense[0, col] == 1.0  # the replayed device saw the hate too

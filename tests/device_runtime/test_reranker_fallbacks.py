@@ -97,7 +97,7 @@ def page_of(r, world):
         (lambda p: p.update(cand_dense=p["cand_dense"].astype(np.float64)), R.BAD_DTYPE,
          "`cand_dense` must have dtype float32, got float64"),
         (lambda p: p.update(hist_dense=p["hist_dense"][:5]), R.BAD_SHAPE,
-         "`hist_dense` must have shape (8, 10), got (5, 10)"),
+         "`hist_dense` must have shape (8, 11), got (5, 11)"),
         (lambda p: p.update(context=np.full(C.N_CONTEXT, np.inf, np.float32)), R.NON_FINITE, "`context` must be finite"),
         (lambda p: p.pop("hist_mask"), R.MISSING_INPUT, "must have inputs"),
         (lambda p: p["cand_ids"].__setitem__((0, 1), 5000), R.ID_OUT_OF_RANGE, "(author) must lie in [0, 1023]"),
@@ -199,6 +199,17 @@ def _rehash(path):
     (path / "manifest.json").write_text(json.dumps(m))
 
 
+def test_an_artifact_of_the_previous_schema_is_refused_with_its_reason(tmp_path):
+    """Schema 2.0 added hate feedback to the history: a 1.0 artifact (10 history features) is refused
+    at load, with both versions in the message, and serves the server order."""
+    art = copy_artifact(tmp_path / "art")
+    m = art / "manifest.json"
+    m.write_text(m.read_text().replace(f'"schema_version": "{C.SCHEMA_VERSION}"', '"schema_version": "1.0"'))
+    r = Reranker(art)
+    assert not r.ok and r.error is R.SCHEMA_VERSION
+    assert "1.0" in r.error_message and C.SCHEMA_VERSION in r.error_message
+
+
 @pytest.mark.parametrize(
     "damage, config, reason",
     [
@@ -209,7 +220,7 @@ def _rehash(path):
         (lambda p: (_truncate(p), _rehash(p)), RerankerConfig(), R.LOAD_ERROR),  # consistent hashes, broken model
         (_truncate, RerankerConfig(check_hashes=False), R.LOAD_ERROR),
         (lambda p: (p / "manifest.json").write_text(
-            (p / "manifest.json").read_text().replace('"schema_version": "1.0"', '"schema_version": "0.9"')),
+            (p / "manifest.json").read_text().replace(f'"schema_version": "{C.SCHEMA_VERSION}"', '"schema_version": "1.0"')),
          RerankerConfig(), R.SCHEMA_VERSION),
     ],
 )

@@ -92,7 +92,7 @@ def _edge_page(n_valid, dup=False, seed=0):
     ci = (rng.integers(1, 63, (16, 2)) * mask[:, None]).astype(np.int32)
     if dup:
         cd[1], ci[1] = cd[0], ci[0]
-    return {"hist_dense": rng.random((8, 10)).astype(np.float32), "hist_ids": rng.integers(1, 63, (8, 2)).astype(np.int32),
+    return {"hist_dense": rng.random((8, C.N_HIST_DENSE)).astype(np.float32), "hist_ids": rng.integers(1, 63, (8, 2)).astype(np.int32),
             "hist_mask": np.ones(8, np.float32), "cand_dense": cd, "cand_ids": ci, "cand_mask": mask,
             "context": rng.random(4).astype(np.float32), "alpha": np.float32(1.0), "beta": np.float32(5.0),
             "threshold": np.float32(1.0), "n_show": np.int32(1)}

@@ -10,6 +10,10 @@ from export.opcheck import check_ops
 from tests.export.tflrt_venv import run_in_tflrt
 
 LR_TOL = 1e-5
+#: dynamic-range int8 quantizes activations at run time, and XNNPACK, the reference kernels and
+#: tflite-runtime round them differently: orders and steps must still agree exactly, list rewards
+#: within 1e-4 relative (measured: 4.4e-5 on a tiny random-weight model after schema 2.0)
+INT8_LR_RTOL = 1e-4
 
 
 def _litert_outputs(art, reference):
@@ -21,7 +25,7 @@ def _litert_outputs(art, reference):
             np.array([float(o["list_reward"]) for o in outs]))
 
 
-def _check_same(art, tmp_path):
+def _check_same(art, tmp_path, atol=LR_TOL, rtol=0.0):
     info = run_in_tflrt(art, tmp_path / "tflrt")
     assert info["runtime"] == "tflite_runtime" and info["numpy"].startswith("1.")
     xnn = _litert_outputs(art, reference=False)
@@ -29,11 +33,11 @@ def _check_same(art, tmp_path):
         got = np.load(tmp_path / f"tflrt_{tag}.npz")
         np.testing.assert_array_equal(got["order"], xnn[0])
         np.testing.assert_array_equal(got["steps"], xnn[1])
-        np.testing.assert_allclose(got["list_reward"], xnn[2], atol=LR_TOL, rtol=0)
+        np.testing.assert_allclose(got["list_reward"], xnn[2], atol=atol, rtol=rtol)
     ref = _litert_outputs(art, reference=True)
     np.testing.assert_array_equal(ref[0], xnn[0])
     np.testing.assert_array_equal(ref[1], xnn[1])
-    np.testing.assert_allclose(ref[2], xnn[2], atol=LR_TOL, rtol=0)
+    np.testing.assert_allclose(ref[2], xnn[2], atol=atol, rtol=rtol)
 
 
 def test_fp16_skips_the_old_runtimes_delegate_only():
@@ -56,7 +60,10 @@ def test_quantized_artifacts_run_everywhere_and_agree(tiny_run, tmp_path, quanti
     art = tmp_path / quantize
     export_artifact(tiny_run, art, ExportConfig(sample_pages=64, quantize=quantize), log=lambda *a: None)
     check_ops((art / "model.tflite").read_bytes())
-    _check_same(art, tmp_path)
+    if quantize == "dynamic-int8":
+        _check_same(art, tmp_path, atol=0.0, rtol=INT8_LR_RTOL)
+    else:
+        _check_same(art, tmp_path)
     rep = quant_report(tiny_run, art, pages=40, log_sessions=20)
     assert rep["quantization"] == quantize
     assert rep["size_bytes"]["quantized"] < rep["size_bytes"]["float32"]

@@ -72,7 +72,8 @@ def test_hand_built_rows_map_into_the_contract(tiny):
     assert logs.hist_mask.sum(axis=1).tolist() == [0, 1, 2, 0, 0]
     assert logs.hist_ids[2, 0].tolist() == logs.cand_ids[1].tolist()
     assert logs.hist_ids[2, 1].tolist() == logs.cand_ids[0].tolist()
-    wr, ev, like, skip = (C.N_VIDEO_DENSE + C.FEEDBACK.index(f) for f in C.FEEDBACK)
+    wr, ev, like, skip, hate = (C.N_VIDEO_DENSE + C.FEEDBACK.index(f) for f in C.FEEDBACK)
+    assert logs.hist_dense[2, :2, hate].tolist() == [0.0, 0.0]  # is_hate 0 in these rows
     assert logs.hist_dense[2, 1, [wr, ev, like, skip]].tolist() == pytest.approx([0.75, 1, 1, 0])
     assert logs.hist_dense[2, 0, [wr, ev, like, skip]].tolist() == pytest.approx([0.1, 0, 0, 1])
     # context: row 1 comes 600 s after row 0 began, whose 30 s play ended 570 s before it

@@ -88,7 +88,7 @@ def test_split_is_by_user_and_covers_every_row(logs):
 
 def test_ranker_data_names_the_bad_column(logs):
     bad = logs._replace(hist_dense=logs.hist_dense[:, :, :5])
-    with pytest.raises(ValueError, match=r"`logs.hist_dense` must have per-row shape \(8, 10\), got \(8, 5\)"):
+    with pytest.raises(ValueError, match=r"`logs.hist_dense` must have per-row shape \(8, 11\), got \(8, 5\)"):
         ranker_data(bad)
     bad_ids = logs._replace(cand_ids=logs.cand_ids + 5000)
     with pytest.raises(ValueError, match="cand_ids"):
@@ -109,7 +109,7 @@ def test_logistic_regression_recovers_a_planted_signal(logs):
     data = ranker_data(logs)
     rng = np.random.default_rng(0)
     x = flat_features(data.inputs)
-    assert x.shape == (data.n, 8 * 10 + 8 + 5 * 6 + 5 + 6 + 4 + C.ID_VOCAB["topic"])
+    assert x.shape == (data.n, 8 * 11 + 8 + 5 * 6 + 5 + 6 + 4 + C.ID_VOCAB["topic"])  # schema 2.0: 11 per slot
     z = 4.0 * (data.inputs["context"][:, 3] - 0.5) + 3.0 * (data.inputs["cand_dense"][:, 3] - 0.5)
     labels = (rng.random((data.n, 3)) < 1 / (1 + np.exp(-z[:, None]))).astype(np.float32)
     lr = LogisticBaseline.fit(data.inputs, labels, LogisticConfig(l2=1.0))

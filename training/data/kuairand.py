@@ -164,7 +164,7 @@ def load_kuairand(
     vdense, vids_ = video_dense(raw), video_ids(raw)
     watch_s = log.play_time_ms / 1000.0
     ratio = np.where(duration > 0, watch_s / np.where(duration > 0, duration, 1.0), 0.0)
-    fb = feedback_dense(Feedback(ratio, log.long_view, log.is_like, watch_s))
+    fb = feedback_dense(Feedback(ratio, log.long_view, log.is_like, watch_s, log.is_hate))
 
     # -- history: the user's earlier rows, newest first ----------------------------------------
     row_dense = np.concatenate([vdense, fb], axis=1)
