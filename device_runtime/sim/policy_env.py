@@ -15,6 +15,13 @@
 
 Sessions are ``world.new_session(seed, index)``, so every rule evaluated on the same
 ``(seed, index)`` meets the same user, intent path and per-position uniforms (paired sessions).
+
+In a multi-session world (``WorldConfig.long_term()``) an RL episode is the user's episode
+(``world.new_episode(seed, index)``): the end of a session — the user left, or the per-session depth
+cap closed it — is an ordinary transition to the first state of the user's next session (history
+kept; the gap until the return is that state's ``since_last``); **done** means the user churned, and
+**truncated** that the episode's days (or ``max_sessions``) ran out while the user would come back.
+``Step.session_ended`` marks the transitions where a session ended.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ import numpy as np
 
 from device_runtime import contract as C
 from device_runtime.session import PagingConfig, SessionState
-from device_runtime.sim.world import Response, SyntheticWorld, UserSession
+from device_runtime.sim.world import Episode, Response, SyntheticWorld, UserSession
 
 #: Names of the observation arrays, in the order of the ``policy_rerank`` signature's inputs.
 OBS_KEYS = ("hist_dense", "hist_ids", "hist_mask", "cand_dense", "cand_ids", "cand_mask", "context")
@@ -69,6 +76,7 @@ class Step(NamedTuple):
     shown: np.ndarray  # int64 [n]: the action's cache indices actually shown (a leave cuts a slate)
     responses: np.ndarray  # float32 [slate, 2]: (effective_view, like) per action slot, 0 if unseen
     watched: np.ndarray  # float32 [slate]: 1 where the action's video was watched
+    session_ended: bool = False  # multi-session worlds: a session ended and the next one began
 
 
 class FeedEnv:
@@ -80,6 +88,9 @@ class FeedEnv:
         wc = world.config
         self.paging = cfg.paging or PagingConfig(wc.page_size, wc.refresh_every, wc.cache_limit)
         self.session: UserSession | None = None
+        self.episode: Episode | None = None
+        self.multi = bool(getattr(world.config, "multi_session", False))
+        self.sessions = 0  # sessions played in the current episode
         self.state: SessionState | None = None
         self._cache_videos: list[int] = []
         self._request = -1
@@ -90,8 +101,14 @@ class FeedEnv:
 
     # -- episode ------------------------------------------------------------------------------
     def reset(self, seed: int, index: int) -> dict[str, np.ndarray]:
-        """Start session ``index`` of run ``seed``; returns the first observation."""
-        self.session = self.world.new_session(seed, index)
+        """Start session ``index`` of run ``seed`` (a user's episode in a multi-session world);
+        returns the first observation."""
+        if self.multi:
+            self.episode = self.world.new_episode(seed, index)
+            self.session = self.episode.session
+        else:
+            self.session = self.world.new_session(seed, index)
+        self.sessions = 1
         self.state = SessionState(n_history=self.config.n_history, network=self.session.network)
         self._cache_videos, self._request, self._bucket = [], -1, -1
         self.depth, self.total_reward, self.finished = 0, 0.0, False
@@ -136,14 +153,35 @@ class FeedEnv:
         self.total_reward += reward
         done = not self.session.active
         truncated = False
-        if not done:
+        ended = False
+        if self.multi and (done or self.depth >= cfg.depth_cap or not self._refill()):
+            ended = True  # the session is over: the user churns, or comes back later
+            done, truncated = self._next_session()
+        elif not done:
             if self.depth >= cfg.depth_cap:
                 truncated = True
             elif not self._refill():
                 done = True  # nothing left to show
         self.finished = done or truncated
         return Step(self.observation(), float(reward), bool(done), bool(truncated),
-                    np.asarray(shown, np.int64), responses, watched)
+                    np.asarray(shown, np.int64), responses, watched, ended)
+
+    def _next_session(self) -> tuple[bool, bool]:
+        """(done, truncated) after a session of the episode ended: the user's next session begins
+        (an ordinary transition), or the user churned (done), or the episode's days ran out."""
+        assert self.episode is not None and self.state is not None
+        nxt = self.episode.next_session()
+        if nxt is None:
+            return self.episode.churned, not self.episode.churned
+        self.session = nxt
+        self.state.start_session(self.episode.gap_h * 3600.0)
+        self.state.network = nxt.network
+        self._cache_videos, self._request, self._bucket = [], -1, -1
+        self.depth = 0
+        self.sessions += 1
+        if not self._refill():
+            return self._next_session()
+        return False, False
 
     # -- internals ----------------------------------------------------------------------------
     def _show(self, cache_index: int) -> Response:

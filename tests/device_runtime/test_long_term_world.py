@@ -202,3 +202,27 @@ def test_hate_reaches_the_device_history_the_event_log_and_its_replay(tmp_path):
     imps = replay_session(group_sessions(iter(events))[0])
     assert [i.response.hate for i in imps] == [1, 0]
     assert imps[1].history.dense[0, col] == 1.0  # the replayed device saw the hate too
+
+
+def test_rl_episode_is_the_users_week_and_done_means_churn(lt_world):
+    from device_runtime.sim.policy_env import EnvConfig, FeedEnv
+
+    env = FeedEnv(lt_world, EnvConfig(depth_cap=200))  # the world's own per-session cap
+    churned = 0
+    for i in range(12):
+        obs = env.reset(4, i)
+        total, ends = 0.0, 0
+        while True:
+            step = env.step([0])  # server order
+            total += step.reward
+            ends += step.session_ended
+            if step.session_ended and not (step.done or step.truncated):
+                assert step.observation["hist_mask"].sum() > 0  # the next session starts with the history
+            if step.done or step.truncated:
+                break
+        recs = run_episode(lt_world, lt_world.new_episode(4, i), server_order)
+        assert total == sum(r.effective_view + 5 * r.like for rec in recs for r in rec.responses)
+        assert env.sessions == len(recs) and ends == len(recs)
+        assert step.done == env.episode.churned and step.truncated == (not env.episode.churned)
+        churned += step.done
+    assert obs is not None
