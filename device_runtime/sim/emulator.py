@@ -27,7 +27,7 @@ from device_runtime.feed import DeviceFeed, SessionMetrics
 from device_runtime.reranker import Reranker
 from device_runtime.session import PagingConfig
 from device_runtime.sim.rollout import episode_sessions, run_session
-from device_runtime.sim.world_stats import CI_NORMAL, mean_ci95
+from device_runtime.sim.world_stats import CI_NORMAL, mean_ci95, ratio_ci95
 from device_runtime.strategies import get_strategy
 from device_runtime.triggers import TriggerConfig
 
@@ -78,19 +78,27 @@ class StrategyRun:
         return np.asarray([getattr(m, name) for m in self.sessions], dtype=np.float64)
 
 
-def _oracles(world, strategies) -> dict:
-    """The hidden-state rules among ``strategies`` (the lookahead calibrated on its own users)."""
-    from device_runtime.sim.headroom import ORACLES, LookaheadOracle, MyopicOracle, typical_session
+def _oracles(world, strategies, alpha: float = 1.0, beta: float = 5.0) -> dict:
+    """The hidden-state rules among ``strategies`` (the lookahead calibrated on its own users), ranking
+    by the same α, β the report scores with."""
+    from device_runtime.sim.headroom import (
+        ORACLES,
+        LookaheadOracle,
+        MyopicOracle,
+        PlannerConfig,
+        typical_session,
+    )
     from device_runtime.sim.world import SyntheticWorld
 
     names = [s for s in strategies if s in ORACLES]
     if names and type(world) is not SyntheticWorld:
         raise ValueError(f"`strategies` {names} need the synthetic world's true model, got {type(world).__name__}")
     out: dict = {}
+    a, b = alpha, beta
     if "oracle_myopic" in names:
-        out["oracle_myopic"] = MyopicOracle()
+        out["oracle_myopic"] = MyopicOracle(a, b)
     if "oracle_lookahead" in names:
-        out["oracle_lookahead"] = LookaheadOracle(typical_session(world))
+        out["oracle_lookahead"] = LookaheadOracle(typical_session(world, alpha=a, beta=b), PlannerConfig(a, b))
     return out
 
 
@@ -101,8 +109,8 @@ def run_emulator(world, reranker: Reranker, cfg: EmulatorConfig, *, log: EventLo
     ``StrategyRun.sessions`` entry is then one episode's totals and ``parts`` holds its sessions."""
     runs = {s: StrategyRun() for s in cfg.strategies}
     n_hist = reranker.dims.n_history
-    oracles = _oracles(world, cfg.strategies)
     alpha, beta = reranker.params.alpha, reranker.params.beta
+    oracles = _oracles(world, cfg.strategies, alpha, beta)
     multi = bool(getattr(world.config, "multi_session", False))
     for i in tqdm(range(cfg.sessions), desc="emulate", unit="user" if multi else "session", disable=not progress):
         for name in cfg.strategies:
@@ -125,7 +133,8 @@ def run_emulator(world, reranker: Reranker, cfg: EmulatorConfig, *, log: EventLo
                                       session_key=f"{name}/{i}" + (f"/{k}" if multi else ""),
                                       start_fields={"index": i, "seed": cfg.seed, "user_id": int(session.user_id),
                                                     "world_seed": int(getattr(world, "world_seed", 0)),
-                                                    **({"part": k} if multi else {})})
+                                                    **({"part": k, "gap_s": float(state.since_last_s) if k else 0.0,
+                                                        "log_index": i + k * cfg.sessions} if multi else {})})
                     if state is not None:
                         feed.state = state  # the episode's device: its history carries over
                     run_session(world, session, paging=cfg.paging, n_history=n_hist, record=False, feed=feed)
@@ -176,9 +185,9 @@ def summarize(runs: dict[str, StrategyRun]) -> dict:
             **({"uses_hidden_state": True} if run.uses_hidden_state else {}),
         }
         if run.parts:  # a multi-session world: the metrics above are per episode (user)
-            flat = [m for ep in run.parts for m in ep]
-            out["strategies"][name]["per_session"] = {
-                m: _mc(np.asarray([getattr(x, m) for x in flat], np.float64)) for m in METRICS}
+            counts = np.asarray([len(ep) for ep in run.parts], np.float64)
+            out["strategies"][name]["per_session"] = {  # ratio of sums over users, delta method
+                m: dict(zip(("mean", "ci95"), ratio_ci95(run.column(m), counts), strict=True)) for m in METRICS}
             out["strategies"][name]["sessions_per_episode"] = float(np.mean([len(ep) for ep in run.parts]))
     for a, b in itertools.combinations(list(runs), 2):  # later minus earlier
         pair = {}

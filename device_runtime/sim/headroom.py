@@ -2,15 +2,18 @@
 
 * ``oracle_myopic`` shows the cached video with the highest true immediate reward α·p_ev + β·p_like
   (the current intent, satisfaction, fatigue and boredom are known: it is the perfect myopic ranker).
-* ``oracle_lookahead`` plans with the same true model but **without** knowing the future random
-  draws: model-predictive control over sampled futures. For each of the best ``candidates`` videos
-  by immediate reward it samples ``futures`` intent paths from the world's law (switch with
-  ``intent_switch`` to a topic drawn from the user's interests — never the session's own path),
-  rolls the myopic rule forward ``horizon`` videos over the rest of the cache under each, and values
-  the rollout as survival-weighted reward, plus the value of a return for every way the session can
-  end (``return_probability`` of the end state × ``return_value``), plus a terminal value at the
-  horizon (the last step's reward over the expected remaining steps, and the return value). The
-  return draws (``Episode.return_uniforms``) and the session's uniforms are never read.
+* ``oracle_lookahead`` plans with the same true model but **without** knowing any future random
+  draw: a one-step lookahead. Each cached video is valued by its true immediate reward, then — with
+  its true p_has_next — either the value of the session ending in the state it leaves (the true
+  return probability of that end state × the value of a return) or a *fluid continuation*: the
+  state's satisfaction relaxes toward its typical level with the world's own decay and boredom toward
+  its typical concentration, every further video earns the typical reward, the user stays with the
+  true p_has_next of each such state and, on leaving, is worth the return value again. The typical
+  levels and the return value (``Typical``) are measured once under the myopic ranker on the
+  planner's own users (run seed 10⁶). No future intent switch, page, outcome uniform or return draw
+  is read (a test resamples them all and finds every choice unchanged). Rollouts over the rest of
+  the finite cache were tried first and lost to the myopic ranker in the legacy world (postponing
+  the best video is free in such a rollout): docs/long_term_world.md has the numbers.
 
 Both are ``ChooseFn`` rules of ``device_runtime.sim.rollout`` (they read the hidden
 ``UserSession``, which only oracles may), and strategies of the same names in reports carry
@@ -19,7 +22,7 @@ Both are ``ChooseFn`` rules of ``device_runtime.sim.rollout`` (they read the hid
 
 Episode reward is counted as expected reward along the realised path: Σ over shown videos of
 α·p_ev + β·p_like (the true probabilities), an unbiased, lower-variance stand-in for the sampled
-α·effective_view + β·like.
+α·effective_view + β·like. A user for whom the server has nothing left counts as not returning.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from tqdm import tqdm
 from device_runtime.session import SessionState
 from device_runtime.sim.rollout import run_episode
 from device_runtime.sim.world import SyntheticWorld, UserSession, _State, return_probability
-from device_runtime.sim.world_stats import CI_NORMAL, mean_ci95
+from device_runtime.sim.world_stats import CI_NORMAL, mean_ci95, ratio_ci95
 
 ORACLES = ("oracle_myopic", "oracle_lookahead")
 
@@ -161,10 +164,9 @@ def episode_reward(records, alpha: float = 1.0, beta: float = 5.0) -> tuple[floa
     return float(sum(per)), per
 
 
-def typical_session(world: SyntheticWorld, episodes: int = 60, seed: int = 10**6) -> Typical:
+def typical_session(world: SyntheticWorld, episodes: int = 60, seed: int = 10**6, alpha: float = 1.0,
+                    beta: float = 5.0) -> Typical:
     """``Typical`` under the perfect myopic ranker on the planner's own users (run ``seed``)."""
-    from device_runtime.sim.world import concentration  # noqa: F401  (documented helper)
-
     tails: list[float] = []
     rewards: list[float] = []
     sats: list[float] = []
@@ -174,7 +176,7 @@ def typical_session(world: SyntheticWorld, episodes: int = 60, seed: int = 10**6
         recs = []
         session = ep.session
         while session is not None:
-            rule = MyopicOracle()
+            rule = MyopicOracle(alpha, beta)
             from device_runtime.sim.rollout import _play, _StateFeed
 
             state = SessionState(network=session.network)
@@ -186,8 +188,8 @@ def typical_session(world: SyntheticWorld, episodes: int = 60, seed: int = 10**6
                 bores.append(st.bore_sum / st.position)
             recs.append(responses)
             session = ep.next_session()
-        per = [float(sum(r.p_ev + 5.0 * r.p_like for r in resp)) for resp in recs]
-        rewards += [r.p_ev + 5.0 * r.p_like for resp in recs for r in resp]
+        per = [float(sum(alpha * r.p_ev + beta * r.p_like for r in resp)) for resp in recs]
+        rewards += [alpha * r.p_ev + beta * r.p_like for resp in recs for r in resp]
         tails += [float(sum(per[k:])) for k in range(1, len(per))]
     rv = float(np.mean(tails)) if (tails and world.config.multi_session) else 0.0
     return Typical(float(np.mean(rewards)), float(np.mean(sats)), float(np.mean(bores)) if bores else 0.0, rv)
@@ -196,29 +198,29 @@ def typical_session(world: SyntheticWorld, episodes: int = 60, seed: int = 10**6
 def measure_headroom(world: SyntheticWorld, sessions: int, seed: int = 0, planner: PlannerConfig | None = None,
                      progress: bool = True) -> dict:
     """Paired episodes of ``oracle_myopic`` and ``oracle_lookahead`` (``sessions`` users)."""
-    typical = typical_session(world)
-    rules = {"oracle_myopic": MyopicOracle(), "oracle_lookahead": LookaheadOracle(typical, planner)}
+    pc = planner or PlannerConfig()
+    typical = typical_session(world, alpha=pc.alpha, beta=pc.beta)
+    rules = {"oracle_myopic": MyopicOracle(pc.alpha, pc.beta), "oracle_lookahead": LookaheadOracle(typical, pc)}
     totals: dict[str, list[float]] = {k: [] for k in rules}
-    per_session: dict[str, list[float]] = {k: [] for k in rules}
     n_sessions: dict[str, list[int]] = {k: [] for k in rules}
     for i in tqdm(range(sessions), desc="headroom", unit="user", disable=not progress):
         for name, rule in rules.items():
             recs = run_episode(world, world.new_episode(seed, i), rule)
-            total, per = episode_reward(recs)
-            totals[name].append(total)
-            per_session[name] += per
+            totals[name].append(episode_reward(recs, pc.alpha, pc.beta)[0])
             n_sessions[name].append(len(recs))
     out: dict = {}
     for name in rules:
         m, ci = mean_ci95(np.asarray(totals[name]))
+        ps, ps_ci = ratio_ci95(np.asarray(totals[name]), np.asarray(n_sessions[name]))
         out[name] = {"mean": m, "ci95": ci, "uses_hidden_state": True,
-                     "per_session": dict(zip(("mean", "ci95"), mean_ci95(np.asarray(per_session[name])), strict=True)),
+                     "per_session": {"mean": ps, "ci95": ps_ci},
                      "sessions_per_episode": float(np.mean(n_sessions[name]))}
-    diff = np.asarray(totals["oracle_lookahead"]) - np.asarray(totals["oracle_myopic"])
+    base_totals = np.asarray(totals["oracle_myopic"])
+    diff = np.asarray(totals["oracle_lookahead"]) - base_totals
     g, gci = mean_ci95(diff)
-    base = out["oracle_myopic"]["mean"]
-    out["gain"] = {"mean": g, "ci95": gci, "relative": g / base if base else float("nan"),
-                   "relative_ci95": gci / abs(base) if base else float("nan"), "n": int(diff.size)}
+    rel, rel_ci = ratio_ci95(diff, base_totals)  # the baseline's own uncertainty included (delta method)
+    out["gain"] = {"mean": g, "ci95": gci, "relative": rel, "relative_ci95": rel_ci, "n": int(diff.size)}
     out["planner"] = {**(planner or PlannerConfig()).__dict__, **typical.__dict__}
-    out["intervals"] = CI_NORMAL + "; paired per user (episode)"
+    out["intervals"] = (CI_NORMAL + "; paired per user (episode); per_session and relative: ratio of sums "
+                        "over users, delta method (a user's sessions are not independent)")
     return out

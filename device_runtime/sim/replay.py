@@ -18,13 +18,21 @@ from device_runtime.sim.world import Response
 _WATCHED = ("video_finished", "skipped")
 
 
-def replay_session(se: SessionEvents, m_max: int = C.M_MAX_DEFAULT) -> list[Impression]:
+def replay_session(se: SessionEvents, m_max: int = C.M_MAX_DEFAULT,
+                   state: SessionState | None = None) -> list[Impression]:
     """The impressions of one logged session, in order. A session cut short by a crash yields the
     impressions whose watch event was written. The world's true probabilities come from the
-    ``oracle`` field where the emulator logged it, else NaN."""
+    ``oracle`` field where the emulator logged it, else NaN. ``state`` is the device state to
+    replay on, updated in place: for a later session of a multi-session user (``part`` ≥ 1 in its
+    ``session_start``) pass the state the user's previous session left, and the history carries
+    over after ``start_session(gap_s)``, as it did on the device."""
     start = se.start
-    state = SessionState(n_history=int(start.get("n_history", C.N_HISTORY_DEFAULT)),
-                         network=float(start.get("network", 1.0)))
+    if state is None:
+        state = SessionState(n_history=int(start.get("n_history", C.N_HISTORY_DEFAULT)),
+                             network=float(start.get("network", 1.0)))
+    elif int(start.get("part", 0)) > 0:
+        state.start_session(float(start.get("gap_s", 0.0)))
+        state.network = float(start.get("network", state.network))
     out: list[Impression] = []
     request = -1
     pending: tuple[Any, ...] | None = None  # (cache index, snapshots, propensity, video id, row)

@@ -208,11 +208,12 @@ class WorldConfig:
         return self.return_bias is not None
 
     def to_json(self) -> dict:
-        """The parameters; the long-term ones only where they differ from the legacy world, so a
-        legacy world's metadata (logs, manifests) keeps its bytes."""
+        """The parameters. A legacy world (every long-term field at its legacy value) leaves the
+        long-term fields out, so its metadata (logs, manifests) keeps its bytes; any other world
+        lists them all, so the JSON reloads to the same world on either base."""
         out = asdict(self)
-        for name in _LONG_TERM_FIELDS:
-            if out[name] == _LEGACY_DEFAULTS[name]:
+        if all(out[name] == _LEGACY_DEFAULTS[name] for name in _LONG_TERM_FIELDS):
+            for name in _LONG_TERM_FIELDS:
                 del out[name]
         return out
 

@@ -47,6 +47,21 @@ def mean_ci95_t(x: np.ndarray) -> tuple[float, float]:
     return float(x.mean()), float(q * x.std(ddof=1) / np.sqrt(x.size))
 
 
+def ratio_ci95(num: np.ndarray, den: np.ndarray) -> tuple[float, float]:
+    """Σnum / Σden over independent units (users) and the half-width of its 95% interval by the delta
+    method (cluster-robust: a user's sessions are not independent draws). For per-session means
+    (num = a user's summed reward, den = the user's sessions) and relative gains (num = paired
+    difference, den = the baseline's value)."""
+    num, den = np.asarray(num, np.float64), np.asarray(den, np.float64)
+    n = num.size
+    r = float(num.sum() / den.sum()) if den.sum() else float("nan")
+    if n < 2 or not np.isfinite(r):
+        return r, float("nan")
+    resid = num - r * den
+    se = math.sqrt(float(np.sum(resid**2)) / (n * (n - 1))) / float(den.mean())
+    return r, 1.96 * se
+
+
 def server_rates(world: SyntheticWorld, sessions: int, seed: int) -> dict[str, float]:
     ev = like = n = 0
     depths = []
@@ -178,7 +193,7 @@ def measure_episodes(world: SyntheticWorld, users: int = 300, seed: int = 0,
                      kuairand_log: str | Path | None = None) -> dict:
     """Calibration of a multi-session world under server order: label rates (hate included), session
     depth, sessions per episode, the lift of the served feed over random exposure (a uniformly drawn
-    catalog video at the same moments, its true p_ev), and active days per user over the span of
+    catalog video at a session's start, its true p_ev), and active days per user over the span of
     KuaiRand's log (17 days; episodes stretched to it for this count only), beside KuaiRand's own
     figures (``kuairand_activity`` of ``kuairand_log`` where the file is present)."""
     from dataclasses import replace
@@ -193,7 +208,7 @@ def measure_episodes(world: SyntheticWorld, users: int = 300, seed: int = 0,
     depths = [len(rec.responses) for ep in eps for rec in ep]
     rng = np.random.default_rng([seed, 0xD1CE])
     random_ev = []
-    for i in range(min(users, 100)):  # random exposure: the true p_ev of random videos mid-session
+    for i in range(min(users, 100)):  # random exposure: the true p_ev of random videos at a session's start
         sess = world.new_session(seed, i)
         for v in rng.integers(0, world.config.n_videos, 5):
             random_ev.append(sess._probs(sess.state, int(v))[0])
@@ -201,7 +216,8 @@ def measure_episodes(world: SyntheticWorld, users: int = 300, seed: int = 0,
     if kuairand_log is not None and Path(kuairand_log).exists():
         target.update(kuairand_activity(kuairand_log))
     span = float(target.get("days_in_log", 17))
-    long = type(world)(replace(world.config, episode_days=span), world.world_seed)
+    long = type(world)(replace(world.config, episode_days=span, max_sessions=math.ceil(
+        world.config.max_sessions * span / world.config.episode_days)), world.world_seed)
     days = np.asarray([len({int(rec.start_h // 24) for rec in ep}) for ep in play(long)], float)
     ev = float(np.mean([r.effective_view for r in rs]))
     return {

@@ -138,6 +138,7 @@ def log_arrays_from_sessions(sessions, l_max: int):
          _logs_args, stage="device")
 def _logs_from_events(args: argparse.Namespace) -> int:
     from device_runtime.events import ReadReport, group_sessions, read_events
+    from device_runtime.session import SessionState
     from device_runtime.sim.replay import replay_session
     from training.data.synthetic_logs import label_rates, write_parquet
 
@@ -147,10 +148,19 @@ def _logs_from_events(args: argparse.Namespace) -> int:
     sessions = [s for s in group_sessions(read_events(args.events, rep))
                 if args.strategy is None or s.start.get("strategy") == args.strategy]
     replayed = []
+    states: dict = {}  # (strategy, user index) -> the device state a multi-session user's last session left
     for ordinal, se in enumerate(sessions):
-        imps = replay_session(se, args.m_max)
         st = se.start
-        replayed.append((int(st.get("user_id", -1)), ordinal, int(st.get("seed", 0)), int(st.get("index", ordinal)), imps))
+        part, key = int(st.get("part", 0)), (st.get("strategy"), st.get("index"))
+        if part and key not in states:
+            raise SystemExit(f"error: --events has session {part} of user {key[1]} ({key[0]}) without its "
+                             f"earlier sessions; a multi-session user's sessions are replayed in order")
+        state = states[key] if part else SessionState(int(st.get("n_history", 8)), float(st.get("network", 1.0)))
+        imps = replay_session(se, args.m_max, state=state)
+        states[key] = state
+        index = int(st.get("log_index", st.get("index", ordinal)))  # simulate-logs' ids: s + k·users
+        session_id = index if "log_index" in st else ordinal
+        replayed.append((int(st.get("user_id", -1)), session_id, int(st.get("seed", 0)), index, imps))
     logs = log_arrays_from_sessions(replayed, args.max_steps)
     seeds = sorted({int(s.start.get("seed", 0)) for s in sessions})
     world_seeds = sorted({int(s.start.get("world_seed", 0)) for s in sessions})

@@ -40,3 +40,14 @@ def test_paired_reports_per_seed_means_with_a_t_interval():
     sd = np.std([2.0, 1.5, 4.0], ddof=1)
     assert d["seed_ci95"] == pytest.approx(4.302652729911275 * sd / np.sqrt(3))
     assert d["n"] == 6 and d["mean"] == pytest.approx(np.mean([1, 3, 2, 1, 3, 5]))
+
+
+def test_ratio_of_sums_with_a_delta_method_interval_by_hand():
+    from device_runtime.sim.world_stats import ratio_ci95
+
+    num, den = np.array([2.0, 6.0, 4.0]), np.array([1.0, 2.0, 1.0])  # R = 12 / 4 = 3
+    r, ci = ratio_ci95(num, den)
+    resid = num - 3.0 * den  # [-1, 0, 1]
+    assert r == 3.0
+    assert ci == pytest.approx(1.96 * np.sqrt((resid**2).sum() / (3 * 2)) / den.mean())
+    assert np.isnan(ratio_ci95(np.array([1.0]), np.array([1.0]))[1])

@@ -226,3 +226,22 @@ def test_rl_episode_is_the_users_week_and_done_means_churn(lt_world):
         assert step.done == env.episode.churned and step.truncated == (not env.episode.churned)
         churned += step.done
     assert obs is not None
+
+
+def test_logs_from_events_of_a_multi_session_user_equal_simulate_logs(tmp_path):
+    """The replayed device keeps its history across a user's sessions, as the live one did."""
+    pytest.importorskip("pyarrow")
+    from reelrank.cli import main
+    from tests.device_runtime.golden_artifact import GOLDEN_ARTIFACT
+    from training.data.synthetic_logs import LogConfig, read_parquet, simulate_logs
+
+    events, out = tmp_path / "ev.jsonl", tmp_path / "l.parquet"
+    assert main(["emulate", "--artifact", str(GOLDEN_ARTIFACT), "--world", "synthetic-long-term", "--sessions", "3",
+                 "--seed", "3", "--world-seed", "5", "--strategies", "server", "--events", str(events), "--quiet"]) == 0
+    assert main(["logs-from-events", "--events", str(events), "--out", str(out), "--strategy", "server"]) == 0
+    got, _ = read_parquet(out)
+    want = simulate_logs(LogConfig(sessions=3, seed=3, world_seed=5), progress=False,
+                         world=SyntheticWorld(LT, world_seed=5))
+    assert got.n == want.n > 0 and (want.session_id >= 3).any()
+    for name, a, b in zip(want._fields, got, want, strict=True):
+        assert np.array_equal(a, b), name
