@@ -34,7 +34,7 @@ import numpy as np
 from tqdm import tqdm
 
 from device_runtime.session import SessionState
-from device_runtime.sim.rollout import run_episode
+from device_runtime.sim.rollout import run_episode, run_session
 from device_runtime.sim.world import SyntheticWorld, UserSession, _State, return_probability
 from device_runtime.sim.world_stats import CI_NORMAL, mean_ci95, ratio_ci95
 
@@ -176,12 +176,8 @@ def typical_session(world: SyntheticWorld, episodes: int = 60, seed: int = 10**6
         recs = []
         session = ep.session
         while session is not None:
-            rule = MyopicOracle(alpha, beta)
-            from device_runtime.sim.rollout import _play, _StateFeed
-
-            state = SessionState(network=session.network)
             responses: list = []
-            _play(world, session, _StateFeed(state, rule, session), None, responses)
+            run_session(world, session, MyopicOracle(alpha, beta), record=False, responses=responses)
             st = session.state
             if st.position:
                 sats.append(st.sat_sum / st.position) if st.exposure is not None else sats.append(st.satisfaction)

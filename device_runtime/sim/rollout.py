@@ -98,12 +98,14 @@ def run_session(
     record: bool = True,
     feed=None,
     state: SessionState | None = None,
+    responses: list[Response] | None = None,
 ) -> list[Impression]:
     """Play a session until the user leaves; returns the impressions (if ``record``).
 
     With ``feed`` (a ``device_runtime.feed.DeviceFeed``) the device side is the feed — its state,
     triggers, reranker and event log — and ``choose`` is ignored. ``state`` continues a device
-    state (a later session of an episode: history kept); default a fresh one."""
+    state (a later session of an episode: history kept); default a fresh one. ``responses``, if
+    given, receives every watched video's ``Response`` (cheaper than recording impressions)."""
     cfg = world.config
     paging = paging or PagingConfig(cfg.page_size, cfg.refresh_every, cfg.cache_limit)
     if state is None:
@@ -132,6 +134,8 @@ def run_session(
         video = cache_videos.pop(i)
         r = session.watch(video)
         deliver_response(dev, r, session.last_gap_s)
+        if responses is not None:
+            responses.append(r)
         if record:
             out.append(
                 Impression(state.consumed - 1, request, i, snap_h, snap_c, snap_ctx, prop, r, video)  # type: ignore[arg-type]
@@ -188,35 +192,8 @@ def run_episode(
             feed = feed_factory()
             feed.state = state  # type: ignore[attr-defined]
         responses: list[Response] = []
-        dev = feed if feed is not None else _StateFeed(state, choose, session)
-        _play(world, session, dev, paging, responses)
+        run_session(world, session, choose, paging, n_history, record=False, feed=feed, state=state,
+                    responses=responses)
         out.append(SessionRecord(episode.part, episode.hours, episode.gap_h, responses))
         session = episode.next_session()
     return out
-
-
-def _play(world: SyntheticWorld, session: UserSession, dev, paging: PagingConfig | None,
-          responses: list[Response]) -> None:
-    cfg = world.config
-    paging = paging or PagingConfig(cfg.page_size, cfg.refresh_every, cfg.cache_limit)
-    state = dev.state
-    request = -1
-    cache_videos: list[int] = []
-    while session.active:
-        if state.needs_page(paging):
-            request += 1
-            page = world.server_page(session, request)
-            if page.videos.size == 0 and not cache_videos:
-                break
-            kept = dev.page_arrived(world.raw_videos(page), page.propensity, paging.cache_limit, request)
-            cache_videos = cache_videos[:kept] + [int(v) for v in page.videos]
-        if not cache_videos:
-            break
-        i = dev.next_index()
-        dev.show(i)
-        video = cache_videos.pop(i)
-        r = session.watch(video)
-        deliver_response(dev, r, session.last_gap_s)
-        responses.append(r)
-    dev.end()
-
