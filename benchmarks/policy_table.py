@@ -39,6 +39,9 @@ class TableConfig:
     """Training seeds per algorithm (>= 3 for the table's claim)."""
     steps: int | None = None
     """Updates per training run; None = each algorithm's own default (``default_steps``)."""
+    world: str = "synthetic"
+    """World law of training and evaluation: synthetic (= synthetic-legacy) or synthetic-long-term,
+    where a row's total reward is per user-week (episode)."""
     eval_worlds: tuple[int, ...] = (1001, 1002, 1003)
     """Held-out world seeds (catalog and users never seen in training)."""
     eval_sessions: int = 100
@@ -86,7 +89,7 @@ def default_steps(algo: str) -> int:
 
 def make_args(algo: str, seed: int, steps: int, cfg: TableConfig, progress: bool):
     mod = algo_module(algo)
-    kw = dict(seed=seed, steps=steps, slate=cfg.slate, depth_cap=cfg.depth_cap, progress=progress,
+    kw = dict(seed=seed, steps=steps, slate=cfg.slate, depth_cap=cfg.depth_cap, progress=progress, world=cfg.world,
               eval_every=max(steps // 4, 1), eval_sessions=32)
     if algo in ("sl", "reinforce_topk"):
         kw["log_sessions"] = cfg.log_sessions
@@ -96,7 +99,7 @@ def make_args(algo: str, seed: int, steps: int, cfg: TableConfig, progress: bool
 
 def evaluate_on_worlds(rule: U.BatchRule, cfg: TableConfig, env_cfg: EnvConfig) -> dict[str, np.ndarray]:
     """Per-session outcomes over every held-out world, concatenated in (world, session) order."""
-    parts = [U.evaluate(rule, U.world_for(w), env_cfg, cfg.eval_sessions) for w in cfg.eval_worlds]
+    parts = [U.evaluate(rule, U.world_for(w, cfg.world), env_cfg, cfg.eval_sessions) for w in cfg.eval_worlds]
     return {name: np.concatenate([getattr(p, name) for p in parts]) for name in U.EvalResult._fields}
 
 
@@ -245,7 +248,10 @@ def _pm(mean: float, ci: float, sign: bool = False) -> str:
 
 def format_table(report: dict) -> str:
     c = report["config"]
-    lines = [f"Held-out worlds {c['eval_worlds']} × {c['eval_sessions']} sessions each (paired users), "
+    unit = "users (a week of sessions each; totals per user)" if c.get("world") == "synthetic-long-term" \
+        else "sessions"
+    lines = [f"World {c.get('world', 'synthetic')}: held-out worlds {c['eval_worlds']} × {c['eval_sessions']} "
+             f"{unit} each (paired users), "
              f"depth cap {c['depth_cap']}, slate {c['slate']}; total reward and depth: mean ± 95% CI over "
              f"sessions pooled across seeds (normal); across seeds: mean of the seed means ± 95% Student's t "
              f"interval (df = seeds − 1); seed means in brackets.", "",

@@ -91,6 +91,7 @@ class FeedEnv:
         self.episode: Episode | None = None
         self.multi = bool(getattr(world.config, "multi_session", False))
         self.sessions = 0  # sessions played in the current episode
+        self.watched = 0  # videos watched in the current episode (all its sessions)
         self.state: SessionState | None = None
         self._cache_videos: list[int] = []
         self._request = -1
@@ -108,7 +109,7 @@ class FeedEnv:
             self.session = self.episode.session
         else:
             self.session = self.world.new_session(seed, index)
-        self.sessions = 1
+        self.sessions, self.watched = 1, 0
         self.state = SessionState(n_history=self.config.n_history, network=self.session.network)
         self._cache_videos, self._request, self._bucket = [], -1, -1
         self.depth, self.total_reward, self.finished = 0, 0.0, False
@@ -194,6 +195,7 @@ class FeedEnv:
         # leaves in the device state for either event
         st.video_finished(shown, r.watch_ratio, r.effective_view, r.like, r.watch_s, sess.last_gap_s, r.hate)
         self.depth += 1
+        self.watched += 1
         return r
 
     def _refill(self) -> bool:

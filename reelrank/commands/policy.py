@@ -45,8 +45,9 @@ def _per_algo(field: str) -> str:
 # -- train-policy ---------------------------------------------------------------------------------
 def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--algo", required=True, choices=ALGOS, help="hac | ddpg | sl | reinforce_topk")
-    p.add_argument("--world", default="synthetic", choices=("synthetic", "synthetic-legacy"),
-                   help="training world (synthetic = synthetic-legacy)")
+    p.add_argument("--world", default="synthetic", choices=("synthetic", "synthetic-legacy", "synthetic-long-term"),
+                   help="training world (synthetic = synthetic-legacy; synthetic-long-term: an RL episode is a "
+                        "user's week of sessions, done = churn)")
     # None = the chosen algorithm's own Args default (its dataclass is the one source of truth)
     p.add_argument("--world-seed", type=int, default=None, help=f"training world seed {_per_algo('world_seed')}")
     p.add_argument("--steps", type=_positive("--steps"), default=None, help=f"gradient updates {_per_algo('steps')}")
@@ -65,6 +66,7 @@ def _train_policy(args: argparse.Namespace) -> int:
     mod = algo_module(args.algo)
     given = {k: getattr(args, k) for k in ("seed", "steps", "world_seed", "slate", "depth_cap")
              if getattr(args, k) is not None}
+    given["world"] = args.world
     try:
         a = mod.Args(**given, progress=not args.quiet)
     except ValueError as e:
@@ -131,6 +133,8 @@ def _table_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-policy-beam", action="store_true", help="skip exporting HAC and policy_beam")
     config_arg(p, "--slate", TableConfig, type=_positive("--slate"), help="videos per action")
     config_arg(p, "--depth-cap", TableConfig, type=_positive("--depth-cap"), help="episode cap")
+    config_arg(p, "--world", TableConfig, choices=("synthetic", "synthetic-legacy", "synthetic-long-term"),
+               help="world of training and evaluation (synthetic-long-term: totals per user-week)")
     p.add_argument("--out", type=Path, default=Path("runs/policy_table"), help="output directory")
     p.add_argument("--json", type=Path, default=None, help="also copy the JSON report here")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -152,7 +156,7 @@ def _policy_table(args: argparse.Namespace) -> int:
                           seeds=tuple(range(args.seeds) if isinstance(args.seeds, int) else args.seeds), steps=args.steps, eval_worlds=tuple(args.eval_worlds),
                           eval_sessions=args.eval_sessions, artifact=artifact, strategies=strategies,
                           policy_beam=not args.no_policy_beam, beam_lambda=args.beam_lambda, slate=args.slate,
-                          depth_cap=args.depth_cap)
+                          depth_cap=args.depth_cap, world=args.world)
     except ValueError as e:
         raise SystemExit(f"error: {e}") from None
     report = run_table(cfg, args.out, progress=not args.quiet, log=lambda m: print(m, file=sys.stderr, flush=True))

@@ -245,3 +245,18 @@ def test_logs_from_events_of_a_multi_session_user_equal_simulate_logs(tmp_path):
     assert got.n == want.n > 0 and (want.session_id >= 3).any()
     for name, a, b in zip(want._fields, got, want, strict=True):
         assert np.array_equal(a, b), name
+
+
+def test_policy_learners_log_and_train_in_the_long_term_world():
+    pytest.importorskip("keras")
+    from training.policy.common import world_for
+    from training.policy.logged import logged_sessions
+
+    assert world_for(3, "synthetic-long-term").config == LT and world_for(3).config == WorldConfig()
+    with pytest.raises(ValueError, match="`world` must be one of"):
+        world_for(3, "nowhere")
+    data = logged_sessions(9, 4, 1, world="synthetic-long-term")
+    assert (data.session >= 4).any()  # later sessions of the 4 users are logged too
+    first = np.flatnonzero(np.r_[True, np.diff(data.session) != 0])  # each session's first row
+    later = data.session[first] >= 4
+    assert np.all(data.obs["hist_mask"][first][later].sum(1) > 0)  # a return starts with the kept history

@@ -211,7 +211,7 @@ def evaluate(rule: BatchRule, world: SyntheticWorld, cfg: EnvConfig, sessions: i
                     still.append(i)
             live = still
         for i, e in enumerate(envs):
-            out[:, start + i] = (e.total_reward, e.depth, ev[i], likes[i])
+            out[:, start + i] = (e.total_reward, e.watched, ev[i], likes[i])
     return EvalResult(*out)
 
 
@@ -366,5 +366,15 @@ def target_top_n(scores, cand_mask, n: int):
     return tf.math.top_k(masked, k=n).indices
 
 
-def world_for(world_seed: int) -> SyntheticWorld:
-    return SyntheticWorld(world_seed=world_seed)
+#: world names the policy learners accept (``--world``)
+POLICY_WORLDS = ("synthetic", "synthetic-legacy", "synthetic-long-term")
+
+
+def world_for(world_seed: int, world: str = "synthetic") -> SyntheticWorld:
+    """The synthetic world ``world`` (legacy unless ``synthetic-long-term``) of ``world_seed``."""
+    from device_runtime.sim.world import WorldConfig
+
+    if world not in POLICY_WORLDS:
+        raise ValueError(f"`world` must be one of {POLICY_WORLDS}, got {world!r}")
+    cfg = WorldConfig.long_term() if world == "synthetic-long-term" else WorldConfig.legacy()
+    return SyntheticWorld(cfg, world_seed)

@@ -38,6 +38,8 @@ class Args:
     """Sessions played side by side (one batched forward pass per step)."""
     world_seed: int = 0
     """World the policy is trained in (evaluation uses other, held-out world seeds)."""
+    world: str = "synthetic"
+    """World law: synthetic (= synthetic-legacy) or synthetic-long-term (an RL episode is a user's week)."""
     slate: int = 1
     """n: videos shown per action."""
     depth_cap: int = 50
@@ -142,7 +144,7 @@ def run_online(args, out_dir: str | Path | None, *, algo: str, make_update):
     # ---- setup -----------------------------------------------------------------------------------
     U.set_seed(args.seed)
     rng = np.random.default_rng([args.seed, 0x4AC])
-    world = U.world_for(args.world_seed)
+    world = U.world_for(args.world_seed, args.world)
     env_cfg = EnvConfig(slate=args.slate, depth_cap=args.depth_cap)
     cfg = PolicyConfig(dim=args.dim, hidden=args.hidden, score_mode="latent")
     actor, target_actor = build_policy(cfg), build_policy(cfg)

@@ -13,7 +13,6 @@ import numpy as np
 from device_runtime import contract as C
 from device_runtime.sim.policy_env import OBS_KEYS
 from device_runtime.sim.rollout import run_session, server_order
-from device_runtime.sim.world import SyntheticWorld
 
 
 class LoggedData(NamedTuple):
@@ -44,25 +43,38 @@ def discounted_returns(rewards: np.ndarray, gamma: float) -> np.ndarray:
 def logged_sessions(world_seed: int, sessions: int, seed: int, gamma: float = 0.9,
                     alpha: float = C.DEFAULT_RERANK_PARAMS["alpha"], beta: float = C.DEFAULT_RERANK_PARAMS["beta"],
                     n_history: int = C.N_HISTORY_DEFAULT, m_max: int = C.M_MAX_DEFAULT,
-                    explore_show: float = 0.0) -> LoggedData:
+                    explore_show: float = 0.0, world: str = "synthetic") -> LoggedData:
     """``sessions`` logged sessions (seed, 0..sessions-1) of the world ``world_seed`` (cached: the
     policy table trains several seeds on the same log). With ``explore_show`` > 0 the logging
     client is ``simulate-logs --explore-show``'s: it shows a uniformly drawn cached video with that
     probability, and the propensity is the server's placement probability times the client's
     probability of the shown index — the support an off-policy learner needs (under pure server
-    order every action is slot 0)."""
+    order every action is slot 0). In a multi-session world every session of a user's episode is
+    logged (ids ``s + k·sessions``, the device history kept across them, as ``simulate-logs``);
+    returns are discounted within a session."""
+    from device_runtime.sim.rollout import episode_sessions
     from training.data.synthetic_logs import exploring_rule
+    from training.policy.common import world_for
 
-    world = SyntheticWorld(world_seed=world_seed)
+    w = world_for(world_seed, world)
+    multi = w.config.multi_session
     cols: dict[str, list] = {k: [] for k in OBS_KEYS}
     action, resp, prop, rew, ret, sess = [], [], [], [], [], []
-    for s in range(sessions):
-        show_prob: list[float] = []
-        rule = server_order
-        if explore_show > 0:
-            rng = np.random.default_rng(np.random.SeedSequence([seed, s, 0xE7]))
-            rule = exploring_rule(explore_show, rng, show_prob)
-        imps = run_session(world, world.new_session(seed, s), rule, n_history=n_history, m_max=m_max)
+    def played():
+        for u in range(sessions):
+            parts = (episode_sessions(w, w.new_episode(seed, u), n_history) if multi
+                     else [(0, w.new_session(seed, u), None)])
+            for k, session, state in parts:
+                s = u + k * sessions
+                show_prob: list[float] = []
+                rule = server_order
+                if explore_show > 0:
+                    rng = np.random.default_rng(np.random.SeedSequence([seed, s, 0xE7]))
+                    rule = exploring_rule(explore_show, rng, show_prob)
+                imps = run_session(w, session, rule, n_history=n_history, m_max=m_max, state=state)
+                yield s, imps, show_prob
+
+    for s, imps, show_prob in played():
         r = np.array([alpha * i.response.effective_view + beta * i.response.like for i in imps], np.float32)
         ret.append(discounted_returns(r, gamma))
         rew.append(r)

@@ -38,6 +38,8 @@ class Args:
     correction support and the offline learners varied actions; 0 = pure server order."""
     world_seed: int = 0
     """Training world."""
+    world: str = "synthetic"
+    """World law: synthetic (= synthetic-legacy) or synthetic-long-term (an RL episode is a user's week)."""
     slate: int = 1
     """n: videos shown per action at evaluation."""
     depth_cap: int = 50
@@ -75,9 +77,10 @@ def train(args: Args, out_dir: str | Path | None = None):
     # ---- setup -----------------------------------------------------------------------------------
     U.set_seed(args.seed)
     rng = np.random.default_rng([args.seed, 0x51])
-    world = U.world_for(args.world_seed)
+    world = U.world_for(args.world_seed, args.world)
     env_cfg = EnvConfig(slate=args.slate, depth_cap=args.depth_cap)
-    data = logged_sessions(args.world_seed, args.log_sessions, U.LOG_SESSION_SEED, explore_show=args.explore_show)
+    data = logged_sessions(args.world_seed, args.log_sessions, U.LOG_SESSION_SEED, explore_show=args.explore_show,
+                           world=args.world)
     model = build_policy(PolicyConfig(dim=args.dim, hidden=args.hidden, score_mode="responses"))
     opt = keras.optimizers.Adam(args.lr)
     opt.build(model.trainable_variables)
