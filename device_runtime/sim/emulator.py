@@ -216,6 +216,7 @@ def format_table(summary: dict) -> str:
         cells = [f"{d[m]['mean']:+.3f} ± {d[m]['ci95']:.3f} ({100 * d[m]['relative']:+.2f}%)" for m in METRICS]
         rows.append(f"| {pair} | " + " | ".join(cells) + " |")
     n = summary.get("n_sessions", 0)
-    rows += ["", f"± is the 95% normal interval over {n} sessions (paired per session for differences)"
-             + ("; with fewer than 30 sessions it is too narrow: run more sessions." if n < 30 else ".")]
+    unit = "users (episodes)" if any("per_session" in s for s in summary["strategies"].values()) else "sessions"
+    rows += ["", f"± is the 95% normal interval over {n} {unit} (paired for differences)"
+             + (f"; with fewer than 30 {unit} it is too narrow: run more." if n < 30 else ".")]
     return "\n".join(rows)
