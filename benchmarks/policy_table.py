@@ -59,6 +59,9 @@ class TableConfig:
     """n: videos per action."""
     depth_cap: int = 50
     """Episode length cap."""
+    oracles: bool = True
+    """Also evaluate ``oracle_myopic`` and ``oracle_lookahead`` (the world's true model and hidden
+    state: the ceiling rows; slate 1 only)."""
     log_sessions: int = 600
     """Logged sessions for the offline learners (sl, reinforce_topk)."""
     extra: dict = field(default_factory=dict)
@@ -169,6 +172,22 @@ def run_table(cfg: TableConfig, out_dir: str | Path, *, progress: bool = True, l
                            {"fallbacks": dict(reranker.fallbacks) if reranker else {}})
         log(f"[policy-table] {strat}: total reward {rows[strat]['total_reward']['mean']:.3f}")
 
+    # ---- the ceiling: the world's own oracles (hidden state) --------------------------------------------
+    if cfg.oracles and cfg.slate == 1:
+        from device_runtime.sim.headroom import LookaheadOracle, MyopicOracle, typical_session
+
+        for name in ("oracle_myopic", "oracle_lookahead"):
+            t0 = time.perf_counter()
+            parts = []
+            for w in cfg.eval_worlds:
+                world = U.world_for(w, cfg.world)
+                choose = MyopicOracle() if name == "oracle_myopic" else LookaheadOracle(typical_session(world))
+                parts.append(U.evaluate_hidden(choose, world, env_cfg, cfg.eval_sessions))
+            results[name] = [{m: np.concatenate([getattr(p, m) for p in parts]) for m in U.EvalResult._fields}]
+            rows[name] = _row(results[name], "oracle (world's true model)", time.perf_counter() - t0,
+                              {"uses_hidden_state": True})
+            log(f"[policy-table] {name}: total reward {rows[name]['total_reward']['mean']:.3f}")
+
     # ---- the policies --------------------------------------------------------------------------------
     for algo in cfg.algos:
         steps = cfg.steps or default_steps(algo)
@@ -218,7 +237,8 @@ def run_table(cfg: TableConfig, out_dir: str | Path, *, progress: bool = True, l
     # ---- paired comparisons ----------------------------------------------------------------------------
     comparisons = {}
     for a, b in (("hac", "ddpg"), ("hac", "sl"), ("hac", "reinforce_topk"), ("sl", "greedy"),
-                 ("hac", "server"), ("policy_beam", "adaptive_beam"), ("policy", "hac")):
+                 ("hac", "server"), ("policy_beam", "adaptive_beam"), ("policy", "hac"),
+                 ("oracle_lookahead", "oracle_myopic"), ("oracle_myopic", "greedy")):
         if a in results and b in results:
             comparisons[f"{a} - {b}"] = {m: paired(results[a], results[b], m) for m in METRICS}
     report = {
@@ -227,6 +247,10 @@ def run_table(cfg: TableConfig, out_dir: str | Path, *, progress: bool = True, l
         "rows": rows, "paired": comparisons, "wall_s": time.perf_counter() - t_all,
         "intervals": {"ci95": CI_NORMAL, "seed_ci95": CI_STUDENT_T},
     }
+    if {"hac", "sl", "oracle_myopic", "oracle_lookahead"} <= set(rows):
+        gap = rows["oracle_lookahead"]["total_reward"]["mean"] - rows["oracle_myopic"]["total_reward"]["mean"]
+        won = rows["hac"]["total_reward"]["mean"] - rows["sl"]["total_reward"]["mean"]
+        report["headroom_captured"] = won / gap if gap else float("nan")  # (HAC − SL) / (lookahead − myopic)
     (out / "policy_table.json").write_text(json.dumps(report, indent=2, default=_json_default))
     (out / "policy_table.md").write_text(format_table(report) + "\n")
     return report

@@ -60,6 +60,11 @@ def test_table_pools_three_seeds_and_pairs_sessions(tmp_path):
     assert rep["rows"]["server"]["seeds"] == 1
     assert json.loads((tmp_path / "policy_table.json").read_text())["rows"]["sl"]["seeds"] == 3
     assert "| sl |" in (tmp_path / "policy_table.md").read_text()
+    for oracle in ("oracle_myopic", "oracle_lookahead"):  # the ceiling rows, same users as the others
+        assert rep["rows"][oracle]["uses_hidden_state"] is True
+        assert rep["rows"][oracle]["total_reward"]["n_sessions"] == 3
+    assert rep["rows"]["oracle_myopic"]["total_reward"]["mean"] >= rep["rows"]["server"]["total_reward"]["mean"]
+    assert "oracle_lookahead - oracle_myopic" in rep["paired"]
 
 
 def test_policy_table_command_runs_on_a_tiny_budget(tmp_path):

@@ -215,6 +215,23 @@ def evaluate(rule: BatchRule, world: SyntheticWorld, cfg: EnvConfig, sessions: i
     return EvalResult(*out)
 
 
+def evaluate_hidden(choose, world: SyntheticWorld, cfg: EnvConfig, sessions: int,
+                    seed: int = EVAL_SESSION_SEED) -> EvalResult:
+    """``evaluate`` for a rule that reads the hidden session (``choose(device state, session)`` → a
+    cache index; the world's oracles): the same environments, users and paging, one video per step."""
+    out = np.zeros((4, sessions))
+    for i in range(sessions):
+        env = FeedEnv(world, cfg)
+        env.reset(seed, i)
+        ev = likes = 0.0
+        while not env.finished:
+            st = env.step([choose(env.state, env.session)])
+            ev += float(st.responses[:, 0].sum())
+            likes += float(st.responses[:, 1].sum())
+        out[:, i] = (env.total_reward, env.watched, ev, likes)
+    return EvalResult(*out)
+
+
 def greedy_rule(actor: Actor, slate: int) -> BatchRule:
     """Greedy top-n of the policy's ranking scores (the evaluation effect action)."""
 
