@@ -133,7 +133,7 @@ def run_emulator(world, reranker: Reranker, cfg: EmulatorConfig, *, log: EventLo
                                       session_key=f"{name}/{i}" + (f"/{k}" if multi else ""),
                                       start_fields={"index": i, "seed": cfg.seed, "user_id": int(session.user_id),
                                                     "world_seed": int(getattr(world, "world_seed", 0)),
-                                                    **({"part": k, "gap_s": float(state.since_last_s) if k else 0.0,
+                                                    **({"part": k, "gap_s": float(state.since_last_s) if k and state else 0.0,
                                                         "log_index": i + k * cfg.sessions} if multi else {})})
                     if state is not None:
                         feed.state = state  # the episode's device: its history carries over

@@ -34,7 +34,7 @@ import numpy as np
 from tqdm import tqdm
 
 from device_runtime.session import SessionState
-from device_runtime.sim.rollout import run_episode, run_session
+from device_runtime.sim.rollout import ChooseFn, run_episode, run_session
 from device_runtime.sim.world import SyntheticWorld, UserSession, _State, return_probability
 from device_runtime.sim.world_stats import CI_NORMAL, mean_ci95, ratio_ci95
 
@@ -174,13 +174,13 @@ def typical_session(world: SyntheticWorld, episodes: int = 60, seed: int = 10**6
     for i in range(episodes):
         ep = world.new_episode(seed, i)
         recs = []
-        session = ep.session
+        session: UserSession | None = ep.session
         while session is not None:
             responses: list = []
             run_session(world, session, MyopicOracle(alpha, beta), record=False, responses=responses)
             st = session.state
             if st.position:
-                sats.append(st.sat_sum / st.position) if st.exposure is not None else sats.append(st.satisfaction)
+                sats.append(st.sat_sum / st.position if st.exposure is not None else st.satisfaction)
                 bores.append(st.bore_sum / st.position)
             recs.append(responses)
             session = ep.next_session()
@@ -196,7 +196,8 @@ def measure_headroom(world: SyntheticWorld, sessions: int, seed: int = 0, planne
     """Paired episodes of ``oracle_myopic`` and ``oracle_lookahead`` (``sessions`` users)."""
     pc = planner or PlannerConfig()
     typical = typical_session(world, alpha=pc.alpha, beta=pc.beta)
-    rules = {"oracle_myopic": MyopicOracle(pc.alpha, pc.beta), "oracle_lookahead": LookaheadOracle(typical, pc)}
+    rules: dict[str, ChooseFn] = {"oracle_myopic": MyopicOracle(pc.alpha, pc.beta),
+                                  "oracle_lookahead": LookaheadOracle(typical, pc)}
     totals: dict[str, list[float]] = {k: [] for k in rules}
     n_sessions: dict[str, list[int]] = {k: [] for k in rules}
     for i in tqdm(range(sessions), desc="headroom", unit="user", disable=not progress):
